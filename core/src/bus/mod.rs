@@ -1,0 +1,246 @@
+//! The machine's buses: guest physical memory plus the MMIO bus (sorted, non-overlapping
+//! ranges) and the port-I/O bus, both dispatching statically to the closed set of
+//! [`crate::devices::Device`]s.
+//!
+//! Physical accesses that hit plain RAM take a fast path in [`GuestMemory`]; everything else
+//! (MMIO, holes, above RAM, page-crossing accesses) is split into bytes or dispatched here.
+//! Unclaimed ports read as all ones and ignore writes, as on a PC's ISA bus.
+
+mod range_map;
+
+pub use range_map::{Mapping, RangeMap};
+
+use crate::devices::{Device, DeviceId};
+use crate::memory::{GuestMemory, PAGE_HOLE, PAGE_MMIO};
+
+/// Memory, devices and the maps that route accesses to them.
+#[derive(Debug, Clone)]
+pub struct Bus {
+    /// Guest RAM (and ROM, holes) with its bitmaps.
+    pub mem: GuestMemory,
+    /// Port-I/O map (ports 0..=0xFFFF).
+    pub ports: RangeMap,
+    /// MMIO map (guest physical addresses).
+    pub mmio: RangeMap,
+    /// Devices, indexed by [`DeviceId`].
+    pub devices: Vec<Device>,
+    /// Physical address mask applied by the A20 gate: all ones when A20 is enabled, bit 20
+    /// clear when disabled (real-mode wrap at 1 MiB).
+    pub a20_mask: u32,
+}
+
+impl Bus {
+    /// A bus over `mem` with no devices and A20 enabled.
+    pub fn new(mem: GuestMemory) -> Self {
+        Self { mem, ports: RangeMap::default(), mmio: RangeMap::default(), devices: Vec::new(), a20_mask: !0 }
+    }
+
+    /// Adds a device and returns its id.
+    pub fn add_device(&mut self, dev: Device) -> DeviceId {
+        self.devices.push(dev);
+        DeviceId(self.devices.len() as u16 - 1)
+    }
+
+    /// Maps ports `[start, start+len)` to `dev`.
+    pub fn map_ports(&mut self, start: u16, len: u16, dev: DeviceId) -> Result<(), crate::VmError> {
+        if start as u32 + len as u32 > 0x1_0000 {
+            return Err(crate::VmError::Config(format!("port range {start:#x}+{len:#x} exceeds 0xffff")));
+        }
+        self.ports.insert(start as u64, len as u64, dev)
+    }
+
+    /// Maps physical `[start, start+len)` to `dev`. Pages of RAM under the range stop being RAM.
+    pub fn map_mmio(&mut self, start: u32, len: u32, dev: DeviceId) -> Result<(), crate::VmError> {
+        if start as u64 + len as u64 > 1 << 32 {
+            return Err(crate::VmError::Config(format!("MMIO range {start:#x}+{len:#x} exceeds 4 GiB")));
+        }
+        let ram = self.mem.size() as u64;
+        if (start as u64) < ram {
+            let page = crate::memory::PAGE_SIZE as u32;
+            if start % page != 0 || len % page != 0 {
+                return Err(crate::VmError::Config(format!(
+                    "MMIO range {start:#x}+{len:#x} inside RAM must be page aligned"
+                )));
+            }
+            let in_ram = (ram - start as u64).min(len as u64) as u32;
+            self.mmio.insert(start as u64, len as u64, dev)?;
+            self.mem.set_attr(start, in_ram, PAGE_MMIO)?;
+            return Ok(());
+        }
+        self.mmio.insert(start as u64, len as u64, dev)
+    }
+
+    /// Physical byte read (after the A20 mask) from RAM, MMIO or nothing (0xFF).
+    #[inline]
+    pub fn read_u8(&mut self, addr: u32) -> u8 {
+        let addr = addr & self.a20_mask;
+        match self.mem.read_u8_ram(addr) {
+            Some(v) => v,
+            None => self.read_slow(addr, 1) as u8,
+        }
+    }
+
+    /// Physical byte write (after the A20 mask) to RAM, MMIO or nothing.
+    #[inline]
+    pub fn write_u8(&mut self, addr: u32, v: u8) {
+        let addr = addr & self.a20_mask;
+        if !self.mem.write_u8_ram(addr, v) {
+            self.write_slow(addr, 1, v as u32);
+        }
+    }
+
+    /// Physical little-endian read of 1, 2 or 4 bytes.
+    #[inline(always)]
+    pub fn read<const N: usize>(&mut self, addr: u32) -> u32 {
+        let a = addr & self.a20_mask;
+        if let Some(b) = self.mem.read_fast::<N>(a) {
+            let mut w = [0u8; 4];
+            w[..N].copy_from_slice(&b);
+            return u32::from_le_bytes(w);
+        }
+        self.read_split(addr, N)
+    }
+
+    /// Physical little-endian write of 1, 2 or 4 bytes.
+    #[inline(always)]
+    pub fn write<const N: usize>(&mut self, addr: u32, v: u32) {
+        let a = addr & self.a20_mask;
+        let mut b = [0u8; N];
+        b.copy_from_slice(&v.to_le_bytes()[..N]);
+        if !self.mem.write_fast::<N>(a, b) {
+            self.write_split(addr, N, v);
+        }
+    }
+
+    #[cold]
+    fn read_split(&mut self, addr: u32, n: usize) -> u32 {
+        let a = addr & self.a20_mask;
+        // A whole aligned MMIO access goes to the device as one access of its size.
+        if self.is_mmio(a) && self.is_mmio(a.wrapping_add(n as u32 - 1)) {
+            return self.read_slow(a, n);
+        }
+        let mut v = 0u32;
+        for i in 0..n {
+            v |= (self.read_u8(addr.wrapping_add(i as u32)) as u32) << (8 * i);
+        }
+        v
+    }
+
+    #[cold]
+    fn write_split(&mut self, addr: u32, n: usize, v: u32) {
+        let a = addr & self.a20_mask;
+        if self.is_mmio(a) && self.is_mmio(a.wrapping_add(n as u32 - 1)) {
+            return self.write_slow(a, n, v);
+        }
+        for i in 0..n {
+            self.write_u8(addr.wrapping_add(i as u32), (v >> (8 * i)) as u8);
+        }
+    }
+
+    fn is_mmio(&self, addr: u32) -> bool {
+        if (addr as usize) < self.mem.size() && self.mem.page_attr(addr) & PAGE_MMIO == 0 {
+            return false;
+        }
+        self.mmio.find(addr as u64).is_some()
+    }
+
+    #[cold]
+    fn read_slow(&mut self, addr: u32, n: usize) -> u32 {
+        let all_ones = (u64::MAX >> (64 - 8 * n)) as u32;
+        if (addr as usize) < self.mem.size() && self.mem.page_attr(addr) & PAGE_HOLE != 0 {
+            return all_ones;
+        }
+        match self.mmio.find(addr as u64).copied() {
+            Some(m) => self.devices[m.device.0 as usize].mmio_read(addr as u64 - m.start, n),
+            None => all_ones,
+        }
+    }
+
+    #[cold]
+    fn write_slow(&mut self, addr: u32, n: usize, v: u32) {
+        if (addr as usize) < self.mem.size() && self.mem.page_attr(addr) & PAGE_HOLE != 0 {
+            return;
+        }
+        if let Some(m) = self.mmio.find(addr as u64).copied() {
+            self.devices[m.device.0 as usize].mmio_write(addr as u64 - m.start, n, v);
+        }
+    }
+
+    /// Port input of `n` (1, 2 or 4) bytes; unclaimed ports read as all ones.
+    pub fn io_in(&mut self, port: u16, n: usize) -> u32 {
+        match self.ports.find(port as u64).copied() {
+            Some(m) => self.devices[m.device.0 as usize].io_read(port - m.start as u16, n),
+            None => (u64::MAX >> (64 - 8 * n)) as u32,
+        }
+    }
+
+    /// Port output of `n` (1, 2 or 4) bytes; writes to unclaimed ports are ignored.
+    pub fn io_out(&mut self, port: u16, n: usize, v: u32) {
+        if let Some(m) = self.ports.find(port as u64).copied() {
+            self.devices[m.device.0 as usize].io_write(port - m.start as u16, n, v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::devices::ScratchRegisters;
+
+    fn bus() -> Bus {
+        Bus::new(GuestMemory::new(0x2000).unwrap())
+    }
+
+    #[test]
+    fn ram_reads_and_writes_cross_pages() {
+        let mut b = bus();
+        b.write::<4>(0xffe, 0xaabbccdd);
+        assert_eq!(b.read::<4>(0xffe), 0xaabbccdd);
+        assert_eq!(b.read::<2>(0x1000), 0xaabb);
+    }
+
+    #[test]
+    fn above_ram_is_unmapped() {
+        let mut b = bus();
+        assert_eq!(b.read::<4>(0x10_0000), 0xffff_ffff);
+        b.write::<2>(0x10_0000, 0x1234);
+        assert_eq!(b.read::<2>(0x10_0000), 0xffff);
+        // an access straddling the end of RAM reads RAM then nothing
+        b.write_u8(0x1fff, 0x42);
+        assert_eq!(b.read::<2>(0x1fff), 0xff42);
+    }
+
+    #[test]
+    fn a20_mask_wraps_at_one_mib() {
+        let mut b = Bus::new(GuestMemory::new(0x20_0000).unwrap());
+        b.write_u8(0x10, 7);
+        b.a20_mask = !(1 << 20);
+        assert_eq!(b.read_u8(0x10_0010), 7);
+        b.a20_mask = !0;
+        assert_eq!(b.read_u8(0x10_0010), 0);
+    }
+
+    #[test]
+    fn mmio_dispatch_whole_access() {
+        let mut b = bus();
+        let id = b.add_device(Device::Scratch(ScratchRegisters::new(16)));
+        b.map_mmio(0xfee0_0000, 16, id).unwrap();
+        b.write::<4>(0xfee0_0004, 0x1122_3344);
+        assert_eq!(b.read::<4>(0xfee0_0004), 0x1122_3344);
+        assert_eq!(b.read::<1>(0xfee0_0005), 0x33);
+        // MMIO over RAM pages hides the RAM
+        b.write_u8(0x1000, 9);
+        let id2 = b.add_device(Device::Scratch(ScratchRegisters::new(0x1000)));
+        b.map_mmio(0x1000, 0x1000, id2).unwrap();
+        assert_eq!(b.read_u8(0x1000), 0);
+        assert!(b.map_mmio(0x1800, 0x1000, id2).is_err());
+    }
+
+    #[test]
+    fn unclaimed_ports_read_ones() {
+        let mut b = bus();
+        assert_eq!(b.io_in(0x1234, 1), 0xff);
+        assert_eq!(b.io_in(0x1234, 2), 0xffff);
+        assert_eq!(b.io_in(0x1234, 4), 0xffff_ffff);
+    }
+}

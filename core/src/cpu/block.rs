@@ -1,0 +1,176 @@
+//! The decoded-block cache (DESIGN.md, "The CPU"): a basic block is decoded once into micro-ops
+//! and cached by (physical address, code-segment size). A block never spans more than two
+//! guest pages; it remembers the code generation of each, and writes to a page that holds
+//! decoded code bump its generation (see [`crate::memory::GuestMemory`]), so a stale block is
+//! simply not found again. Self-modifying code within the running block is caught by the write
+//! path, which ends the block after the writing instruction.
+
+use super::decode::{decode, Decoded, MAX_INSN_LEN};
+use super::exception::Exception;
+use super::state::SegReg;
+use super::uop::Uop;
+use super::Cpu;
+use crate::bus::Bus;
+use crate::memory::{PAGE_HOLE, PAGE_MMIO, PAGE_SHIFT};
+
+/// Most instructions in one block.
+const MAX_BLOCK_INSNS: usize = 64;
+/// Number of cache slots (direct-mapped, power of two).
+const SLOTS: usize = 1 << 14;
+
+/// A decoded basic block.
+#[derive(Debug, Clone)]
+pub struct Block {
+    /// Cache key: physical address | bitness flag.
+    key: u64,
+    /// First and last guest page the block's bytes occupy, with their code generations.
+    pages: [(u32, u32); 2],
+    /// The micro-ops, in program order.
+    pub(crate) uops: Vec<Uop>,
+}
+
+/// Counters of the block cache.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BlockStats {
+    /// Lookups that found a valid block.
+    pub hits: u64,
+    /// Blocks decoded.
+    pub decoded: u64,
+    /// Blocks found stale (their code was written) and decoded again.
+    pub invalidated: u64,
+}
+
+/// Direct-mapped cache of decoded blocks.
+#[derive(Debug, Clone)]
+pub struct BlockCache {
+    slots: Vec<Option<Box<Block>>>,
+    /// A block decoded for one use (not cacheable: MMIO code, code near the segment limit).
+    scratch: Option<Box<Block>>,
+    stats: BlockStats,
+}
+
+impl Default for BlockCache {
+    fn default() -> Self {
+        Self { slots: vec![None; SLOTS], scratch: None, stats: BlockStats::default() }
+    }
+}
+
+/// What fetching the next block produced.
+pub(crate) enum Fetch<'a> {
+    /// A block to run.
+    Block(&'a Block),
+    /// The first instruction faults when fetched/decoded.
+    Fault(Exception),
+}
+
+impl BlockCache {
+    /// Counters.
+    pub fn stats(&self) -> BlockStats {
+        self.stats
+    }
+
+    /// Drops every cached block.
+    pub fn clear(&mut self) {
+        self.slots.iter_mut().for_each(|s| *s = None);
+    }
+
+    #[inline(always)]
+    fn slot(phys: u32) -> usize {
+        ((phys ^ (phys >> 14)) as usize) & (SLOTS - 1)
+    }
+
+    /// Returns the block starting at CS:EIP, decoding it on a miss.
+    #[inline]
+    pub(crate) fn fetch<'a>(&'a mut self, cpu: &mut Cpu, bus: &mut Bus) -> Fetch<'a> {
+        let cs = cpu.s.segs[SegReg::Cs as usize];
+        let phys = cs.base.wrapping_add(cpu.s.eip) & bus.a20_mask;
+        let key = phys as u64 | ((cs.is_32() as u64) << 32);
+        let i = Self::slot(phys);
+        let valid = match &self.slots[i] {
+            Some(b) => b.key == key && b.pages.iter().all(|&(p, g)| bus.mem.code_gen(p << PAGE_SHIFT) == g),
+            None => false,
+        };
+        if valid {
+            self.stats.hits += 1;
+            return Fetch::Block(self.slots[i].as_deref().expect("checked"));
+        }
+        if self.slots[i].as_ref().is_some_and(|b| b.key == key) {
+            self.stats.invalidated += 1;
+        }
+        self.stats.decoded += 1;
+        match build(cpu, bus, key) {
+            Err(e) => Fetch::Fault(e),
+            Ok((block, cacheable)) => {
+                let slot = if cacheable { &mut self.slots[i] } else { &mut self.scratch };
+                *slot = Some(Box::new(block));
+                Fetch::Block(slot.as_deref().expect("just stored"))
+            }
+        }
+    }
+}
+
+/// Fetches up to 15 bytes at CS:`eip`, stopping at the segment limit. Returns the bytes, how
+/// many there are, and whether all of them came from plain RAM.
+fn fetch_window(cpu: &Cpu, bus: &mut Bus, eip: u32) -> ([u8; MAX_INSN_LEN], usize, bool) {
+    let cs = cpu.s.segs[SegReg::Cs as usize];
+    let mut buf = [0u8; MAX_INSN_LEN];
+    let mut n = 0;
+    let mut plain = true;
+    while n < MAX_INSN_LEN {
+        let off = eip as u64 + n as u64;
+        if off > cs.limit as u64 {
+            break;
+        }
+        let phys = cs.base.wrapping_add(off as u32) & bus.a20_mask;
+        if (phys as usize) >= bus.mem.size() || bus.mem.page_attr(phys) & (PAGE_HOLE | PAGE_MMIO) != 0 {
+            plain = false;
+        }
+        buf[n] = bus.read_u8(phys);
+        n += 1;
+    }
+    (buf, n, plain)
+}
+
+/// Decodes a block at CS:EIP. The second value says whether it may be cached.
+fn build(cpu: &mut Cpu, bus: &mut Bus, key: u64) -> Result<(Block, bool), Exception> {
+    let cs = cpu.s.segs[SegReg::Cs as usize];
+    let bitness = cpu.bitness();
+    let start_phys = key as u32;
+    let start_page = start_phys >> PAGE_SHIFT;
+    let mut eip = cpu.s.eip;
+    let mut uops = Vec::with_capacity(16);
+    let mut last_byte_phys = start_phys;
+    let mut cacheable = true;
+    loop {
+        let (bytes, n, plain) = fetch_window(cpu, bus, eip);
+        let near_limit = n < MAX_INSN_LEN;
+        if !uops.is_empty() && (near_limit || !plain) {
+            break; // decode such an instruction as the first of its own (uncached) block
+        }
+        let (uop, ends) = match decode(&bytes[..n], bitness, eip) {
+            Decoded::Op(u, e) => (u, e),
+            Decoded::Truncated if uops.is_empty() => return Err(Exception::GeneralProtection(0)),
+            Decoded::Truncated => break,
+        };
+        if near_limit || !plain {
+            cacheable = false;
+        }
+        let end_phys = cs.base.wrapping_add(eip).wrapping_add(uop.len as u32 - 1) & bus.a20_mask;
+        if !uops.is_empty() && end_phys >> PAGE_SHIFT != start_page {
+            break; // keep blocks within their first page (the last one may spill over)
+        }
+        last_byte_phys = end_phys;
+        eip = eip.wrapping_add(uop.len as u32);
+        uops.push(uop);
+        let next_phys = cs.base.wrapping_add(eip) & bus.a20_mask;
+        if ends || uops.len() >= MAX_BLOCK_INSNS || next_phys >> PAGE_SHIFT != start_page {
+            break;
+        }
+    }
+    let last_page = last_byte_phys >> PAGE_SHIFT;
+    let pages = [
+        (start_page, bus.mem.mark_code(start_page << PAGE_SHIFT)),
+        (last_page, bus.mem.mark_code(last_page << PAGE_SHIFT)),
+    ];
+    Ok((Block { key, pages, uops }, cacheable))
+}

@@ -1,0 +1,59 @@
+//! CPUID (SDM vol. 2, "CPUID"): vx86 advertises exactly what it implements. Today that is a
+//! family-6 integer core with TSC, MSR (the TSC MSR), CMPXCHG8B and CMOV; no FPU, no paging
+//! extensions, no APIC. Later issues add bits as the features land.
+
+/// Vendor string, returned in EBX, EDX, ECX of leaf 0.
+pub const VENDOR: &[u8; 12] = b"VX86 Virtual";
+
+/// Highest basic leaf.
+const MAX_BASIC: u32 = 1;
+/// Highest extended leaf.
+const MAX_EXTENDED: u32 = 0x8000_0000;
+
+/// Leaf 1 EDX feature bits.
+pub mod edx {
+    /// Time-stamp counter (RDTSC).
+    pub const TSC: u32 = 1 << 4;
+    /// RDMSR/WRMSR.
+    pub const MSR: u32 = 1 << 5;
+    /// CMPXCHG8B.
+    pub const CX8: u32 = 1 << 8;
+    /// CMOVcc.
+    pub const CMOV: u32 = 1 << 15;
+}
+
+/// Family 6, model 1, stepping 0 (the signature also left in EDX at reset).
+pub const SIGNATURE: u32 = 0x0000_0610;
+
+/// Returns (EAX, EBX, ECX, EDX) for leaf `eax` (`ecx` is the sub-leaf, unused so far).
+pub fn cpuid(eax: u32, _ecx: u32) -> [u32; 4] {
+    let word = |i: usize| u32::from_le_bytes([VENDOR[i], VENDOR[i + 1], VENDOR[i + 2], VENDOR[i + 3]]);
+    match eax {
+        0 => [MAX_BASIC, word(0), word(8), word(4)],
+        1 => [SIGNATURE, 0, 0, edx::TSC | edx::MSR | edx::CX8 | edx::CMOV],
+        0x8000_0000 => [MAX_EXTENDED, 0, 0, 0],
+        // Intel returns the highest basic leaf for leaves out of range.
+        _ => cpuid(MAX_BASIC, 0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vendor_is_spelled_in_ebx_edx_ecx() {
+        let [max, b, c, d] = cpuid(0, 0);
+        assert_eq!(max, 1);
+        let mut s = Vec::new();
+        for w in [b, d, c] {
+            s.extend_from_slice(&w.to_le_bytes());
+        }
+        assert_eq!(&s, b"VX86 Virtual");
+    }
+
+    #[test]
+    fn advertises_no_fpu() {
+        assert_eq!(cpuid(1, 0)[3] & 1, 0);
+    }
+}

@@ -1,0 +1,173 @@
+//! The x86 CPU: architectural state, lazy flags, memory access through segments, decoding with
+//! `iced-x86` into cached blocks of micro-ops, and the instruction handlers in `exec/`.
+//!
+//! Scope today: everything a 386+ runs in real mode (SDM vol. 3A, 20.1 "Real-address mode
+//! operation"), including 32-bit operands/addresses via 66/67 prefixes, FS/GS and the 486/P6
+//! integer additions. Protected mode, paging and the x87 arrive with later issues; until then
+//! entering protected mode or executing an x87 instruction with CR0.EM clear stops the run with
+//! a clear `VmError::Unsupported`.
+
+mod access;
+mod block;
+mod cpuid;
+mod decode;
+mod exception;
+mod exec;
+mod flags;
+mod interrupt;
+mod regs;
+mod state;
+mod uop;
+
+pub use block::{BlockCache, BlockStats};
+pub(crate) use block::Fetch;
+pub(crate) use interrupt::DeliveryFailure;
+pub use exception::Exception;
+pub use flags::{LazyFlags, LazyKind};
+pub use state::{attr, cr0, flag, reg, CpuState, SegReg, Segment, TableReg};
+
+use crate::bus::Bus;
+use crate::VmError;
+
+/// The CPU: architectural state plus the interpreter's bookkeeping.
+#[derive(Debug, Clone)]
+pub struct Cpu {
+    /// Architectural state; `s.eflags` arithmetic bits are stale while `lazy.kind != None`.
+    pub(crate) s: CpuState,
+    /// Pending arithmetic flags.
+    pub(crate) lazy: LazyFlags,
+    /// Instructions retired since power-on (each REP iteration counts as one).
+    pub(crate) icount: u64,
+    /// REP iterations the current instruction may still perform in this run slice.
+    pub(crate) rep_budget: u64,
+    /// Extra retirements performed by the current instruction (REP iterations beyond the first).
+    pub(crate) extra_retired: u64,
+    /// Set by a handler when execution must leave the current block after it (mode change,
+    /// HLT, descriptor-table change).
+    pub(crate) stop_block: bool,
+    /// EIP of the instruction being executed.
+    pub(crate) insn_eip: u32,
+    /// The processor shut down (triple fault); only a reset leaves this state.
+    pub(crate) shutdown: bool,
+    /// Why the last `Exception::Unsupported` was raised.
+    pub(crate) unsupported: Option<VmError>,
+}
+
+impl Cpu {
+    /// A CPU in the given state.
+    pub fn new(state: CpuState) -> Self {
+        Self {
+            s: state,
+            lazy: LazyFlags::default(),
+            icount: 0,
+            rep_budget: 0,
+            extra_retired: 0,
+            stop_block: false,
+            insn_eip: state.eip,
+            shutdown: false,
+            unsupported: None,
+        }
+    }
+
+    /// The architectural state with EFLAGS materialised.
+    pub fn state(&self) -> CpuState {
+        let mut s = self.s;
+        s.eflags = self.flags();
+        s
+    }
+
+    /// Replaces the architectural state.
+    pub fn set_state(&mut self, s: CpuState) {
+        self.s = s;
+        self.s.eflags = (s.eflags | flag::FIXED1) & !(1 << 3 | 1 << 5 | 1 << 15 | 0xFFC0_0000);
+        self.lazy.kind = LazyKind::None;
+    }
+
+    /// Instructions retired since power-on.
+    pub fn instruction_count(&self) -> u64 {
+        self.icount
+    }
+
+    /// Whether the CPU is in protected mode (CR0.PE).
+    #[inline]
+    pub fn protected_mode(&self) -> bool {
+        self.s.cr0 & cr0::PE != 0
+    }
+
+    /// Mask applied to EIP after each instruction: 16 bits for a 16-bit code segment.
+    #[inline]
+    pub(crate) fn ip_mask(&self) -> u32 {
+        if self.s.segs[SegReg::Cs as usize].is_32() {
+            u32::MAX
+        } else {
+            0xFFFF
+        }
+    }
+
+    /// Records an unsupported-instruction error and returns the exception that carries it out.
+    pub(crate) fn unsupported(&mut self, bus: &mut Bus, reason: &'static str) -> Exception {
+        let start_eip = self.insn_eip;
+        let cs = self.s.segs[SegReg::Cs as usize];
+        let mut bytes = [0u8; 15];
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = bus.read_u8(cs.base.wrapping_add(start_eip.wrapping_add(i as u32)));
+        }
+        let (mnemonic, len) = decode::describe(&bytes, self.bitness(), start_eip);
+        self.unsupported = Some(VmError::Unsupported {
+            cs: cs.selector,
+            eip: start_eip,
+            bytes: bytes[..len.max(1)].iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" "),
+            mnemonic,
+            reason,
+        });
+        Exception::Unsupported
+    }
+
+    /// Decoder bitness for the current code segment.
+    #[inline]
+    pub(crate) fn bitness(&self) -> u32 {
+        if self.s.segs[SegReg::Cs as usize].is_32() {
+            32
+        } else {
+            16
+        }
+    }
+}
+
+/// How a run of a block ended.
+pub(crate) enum BlockExit {
+    /// Normally (end of block, branch, budget, or a handler asked to stop).
+    Done,
+    /// An instruction raised an exception; EIP is set for delivery.
+    Exception(Exception),
+}
+
+impl Cpu {
+    /// Runs the micro-ops of `block` from its start, retiring at most `budget` instructions
+    /// (`budget` ≥ 1). Returns how many retired and how the block ended.
+    #[inline]
+    pub(crate) fn run_block(&mut self, bus: &mut Bus, block: &block::Block, budget: u64) -> (u64, BlockExit) {
+        let ip_mask = self.ip_mask();
+        let mut done = 0u64;
+        self.stop_block = false;
+        for u in &block.uops {
+            let start = self.s.eip;
+            let next = start.wrapping_add(u.len as u32) & ip_mask;
+            self.insn_eip = start;
+            self.s.eip = next;
+            self.rep_budget = budget - done;
+            let r = (u.run)(self, bus, u);
+            done += 1 + std::mem::take(&mut self.extra_retired);
+            if let Err(e) = r {
+                if !e.is_trap() {
+                    self.s.eip = start;
+                }
+                return (done, BlockExit::Exception(e));
+            }
+            if self.stop_block || self.s.eip != next || done >= budget {
+                break;
+            }
+        }
+        (done, BlockExit::Done)
+    }
+}

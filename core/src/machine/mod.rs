@@ -1,0 +1,211 @@
+//! The [`Machine`]: CPU, memory, buses and devices, and the run loop with an exact instruction
+//! budget.
+//!
+//! One retired instruction is one unit of the budget. A REP string instruction retires once
+//! per iteration; an instruction that faults counts once together with the delivery of its
+//! exception. HLT retires and then the machine reports [`ExitReason::Halted`] (there are no
+//! interrupt sources yet to wake it).
+
+use crate::bus::Bus;
+use crate::cpu::{BlockCache, BlockStats, Cpu, CpuState, Exception};
+use crate::cpu::flag;
+use crate::devices::{DebugConsole, Device, DeviceId};
+use crate::memory::GuestMemory;
+use crate::VmError;
+
+/// How a machine is built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MachineConfig {
+    /// Guest RAM in bytes (a multiple of 4 KiB).
+    pub ram_size: usize,
+    /// Whether the A20 gate starts enabled (addresses above 1 MiB do not wrap).
+    pub a20_enabled: bool,
+    /// Attach the port-0xE9 debug console.
+    pub debug_console: bool,
+}
+
+impl Default for MachineConfig {
+    fn default() -> Self {
+        Self { ram_size: 16 << 20, a20_enabled: true, debug_console: true }
+    }
+}
+
+/// Why [`Machine::run`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitReason {
+    /// The instruction budget was used up.
+    BudgetReached,
+    /// The CPU executed HLT and nothing can wake it.
+    Halted,
+    /// The processor shut down (a fault while delivering a double fault).
+    TripleFault,
+}
+
+/// A whole x86 PC.
+#[derive(Debug, Clone)]
+pub struct Machine {
+    cpu: Cpu,
+    bus: Bus,
+    blocks: BlockCache,
+    config: MachineConfig,
+    debug_console: Option<DeviceId>,
+}
+
+impl Machine {
+    /// Builds a machine with zeroed RAM and the CPU in its reset state.
+    pub fn new(config: MachineConfig) -> Result<Self, VmError> {
+        let mem = GuestMemory::new(config.ram_size)?;
+        let mut bus = Bus::new(mem);
+        if !config.a20_enabled {
+            bus.a20_mask = !(1 << 20);
+        }
+        let debug_console = if config.debug_console {
+            let id = bus.add_device(Device::DebugConsole(DebugConsole::default()));
+            bus.map_ports(DebugConsole::PORT, 1, id)?;
+            Some(id)
+        } else {
+            None
+        };
+        Ok(Self { cpu: Cpu::new(CpuState::reset()), bus, blocks: BlockCache::default(), config, debug_console })
+    }
+
+    /// The configuration the machine was built with.
+    pub fn config(&self) -> &MachineConfig {
+        &self.config
+    }
+
+    /// Copies `code` to physical `address` and puts the CPU in real mode at 0000:`entry`, as
+    /// after a BIOS jumps to a loaded boot sector: all segment registers 0, SP = 0xFFFE,
+    /// interrupts disabled, the IVT at 0.
+    pub fn load_flat(&mut self, code: &[u8], address: u32, entry: u16) -> Result<(), VmError> {
+        let end = address as u64 + code.len() as u64;
+        if end > self.bus.mem.size() as u64 {
+            return Err(VmError::Image(format!(
+                "{} bytes at {address:#x} do not fit in {} bytes of RAM",
+                code.len(),
+                self.bus.mem.size()
+            )));
+        }
+        self.bus.mem.write(address as u64, code)?;
+        self.cpu.set_state(CpuState::real_mode(0, entry, 0xFFFE));
+        Ok(())
+    }
+
+    /// The CPU state (EFLAGS materialised).
+    pub fn cpu_state(&self) -> CpuState {
+        self.cpu.state()
+    }
+
+    /// Replaces the CPU state.
+    pub fn set_cpu_state(&mut self, s: CpuState) {
+        self.cpu.set_state(s);
+    }
+
+    /// Reads guest physical memory (RAM only).
+    pub fn read_phys(&self, addr: u64, buf: &mut [u8]) -> Result<(), VmError> {
+        self.bus.mem.read(addr, buf)
+    }
+
+    /// Writes guest physical memory (RAM only; ROM pages are written too).
+    pub fn write_phys(&mut self, addr: u64, data: &[u8]) -> Result<(), VmError> {
+        self.bus.mem.write(addr, data)
+    }
+
+    /// The bus (memory, devices), for device attachment and inspection.
+    pub fn bus(&self) -> &Bus {
+        &self.bus
+    }
+
+    /// The bus, mutably.
+    pub fn bus_mut(&mut self) -> &mut Bus {
+        &mut self.bus
+    }
+
+    /// Instructions retired since power-on.
+    pub fn instruction_count(&self) -> u64 {
+        self.cpu.instruction_count()
+    }
+
+    /// Block-cache counters.
+    pub fn block_stats(&self) -> BlockStats {
+        self.blocks.stats()
+    }
+
+    /// Takes the bytes the guest wrote to the debug console (port 0xE9).
+    pub fn take_debug_output(&mut self) -> Vec<u8> {
+        match self.debug_console.map(|id| &mut self.bus.devices[id.0 as usize]) {
+            Some(Device::DebugConsole(d)) => d.take_output(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Executes exactly one instruction (or one REP iteration).
+    pub fn step(&mut self) -> Result<ExitReason, VmError> {
+        self.run(1)
+    }
+
+    /// Runs until `max_instructions` more instructions retired, the CPU halts, or it shuts
+    /// down. A valid instruction vx86 does not implement yet stops the run with
+    /// `Err(VmError::Unsupported)`, with EIP on that instruction and nothing of it executed.
+    pub fn run(&mut self, max_instructions: u64) -> Result<ExitReason, VmError> {
+        let end = self.cpu.icount.saturating_add(max_instructions);
+        loop {
+            if self.cpu.shutdown {
+                return Ok(ExitReason::TripleFault);
+            }
+            if self.cpu.s.halted {
+                return Ok(ExitReason::Halted);
+            }
+            let left = end - self.cpu.icount;
+            if left == 0 {
+                return Ok(ExitReason::BudgetReached);
+            }
+            // With TF set, run one instruction at a time and trap after each.
+            let single_step = self.cpu.s.eflags & flag::TF != 0;
+            let budget = if single_step { 1 } else { left };
+            let eip = self.cpu.s.eip;
+            let exit = match self.blocks.fetch(&mut self.cpu, &mut self.bus) {
+                crate::cpu::Fetch::Fault(e) => {
+                    self.cpu.insn_eip = eip;
+                    self.cpu.icount += 1;
+                    Some(e)
+                }
+                crate::cpu::Fetch::Block(b) => {
+                    let (n, exit) = self.cpu.run_block(&mut self.bus, b, budget);
+                    self.cpu.icount += n;
+                    match exit {
+                        crate::cpu::BlockExit::Exception(e) => Some(e),
+                        crate::cpu::BlockExit::Done if single_step => Some(Exception::Debug),
+                        crate::cpu::BlockExit::Done => None,
+                    }
+                }
+            };
+            if let Some(e) = exit {
+                self.raise(e)?;
+                if self.cpu.s.halted {
+                    // a trap after HLT: the processor leaves the halt to run the handler
+                    self.cpu.s.halted = false;
+                }
+            }
+        }
+    }
+
+    fn raise(&mut self, e: Exception) -> Result<(), VmError> {
+        if e == Exception::Unsupported {
+            return Err(self.take_unsupported());
+        }
+        match self.cpu.deliver(&mut self.bus, e) {
+            Ok(()) => Ok(()),
+            Err(crate::cpu::DeliveryFailure::Unsupported) => Err(self.take_unsupported()),
+            Err(crate::cpu::DeliveryFailure::TripleFault) => {
+                self.cpu.s.halted = true;
+                self.cpu.shutdown = true;
+                Ok(())
+            }
+        }
+    }
+
+    fn take_unsupported(&mut self) -> VmError {
+        self.cpu.unsupported.take().unwrap_or(VmError::Config("internal: unsupported without a reason".into()))
+    }
+}
