@@ -15,7 +15,9 @@ pub enum VmError {
     Image(String),
     /// The guest executed a valid instruction that vx86 does not implement yet.
     /// The run stops cleanly at the instruction (EIP points at it).
-    #[error("unsupported instruction `{mnemonic}` at {cs:04x}:{eip:08x} (bytes {bytes}): {reason}")]
+    #[error(
+        "unsupported instruction `{mnemonic}` at {cs:04x}:{eip:08x} (bytes {bytes}): {reason}"
+    )]
     Unsupported {
         /// Code segment selector of the instruction.
         cs: u16,
@@ -29,7 +31,9 @@ pub enum VmError {
         reason: &'static str,
     },
     /// A physical-memory access by the host (not the guest) was outside guest RAM.
-    #[error("physical address range {addr:#x}+{len:#x} is outside guest RAM ({ram_size:#x} bytes)")]
+    #[error(
+        "physical address range {addr:#x}+{len:#x} is outside guest RAM ({ram_size:#x} bytes)"
+    )]
     PhysRange {
         /// Start of the access.
         addr: u64,

@@ -15,7 +15,7 @@ pub mod error;
 pub mod machine;
 pub mod memory;
 
-pub use cpu::{CpuState, Exception, Segment, SegReg};
+pub use cpu::{CpuState, Exception, SegReg, Segment};
 pub use error::VmError;
 pub use machine::{ExitReason, Machine, MachineConfig};
 pub use memory::GuestMemory;

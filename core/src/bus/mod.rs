@@ -32,7 +32,13 @@ pub struct Bus {
 impl Bus {
     /// A bus over `mem` with no devices and A20 enabled.
     pub fn new(mem: GuestMemory) -> Self {
-        Self { mem, ports: RangeMap::default(), mmio: RangeMap::default(), devices: Vec::new(), a20_mask: !0 }
+        Self {
+            mem,
+            ports: RangeMap::default(),
+            mmio: RangeMap::default(),
+            devices: Vec::new(),
+            a20_mask: !0,
+        }
     }
 
     /// Adds a device and returns its id.
@@ -44,7 +50,9 @@ impl Bus {
     /// Maps ports `[start, start+len)` to `dev`.
     pub fn map_ports(&mut self, start: u16, len: u16, dev: DeviceId) -> Result<(), crate::VmError> {
         if start as u32 + len as u32 > 0x1_0000 {
-            return Err(crate::VmError::Config(format!("port range {start:#x}+{len:#x} exceeds 0xffff")));
+            return Err(crate::VmError::Config(format!(
+                "port range {start:#x}+{len:#x} exceeds 0xffff"
+            )));
         }
         self.ports.insert(start as u64, len as u64, dev)
     }
@@ -52,7 +60,9 @@ impl Bus {
     /// Maps physical `[start, start+len)` to `dev`. Pages of RAM under the range stop being RAM.
     pub fn map_mmio(&mut self, start: u32, len: u32, dev: DeviceId) -> Result<(), crate::VmError> {
         if start as u64 + len as u64 > 1 << 32 {
-            return Err(crate::VmError::Config(format!("MMIO range {start:#x}+{len:#x} exceeds 4 GiB")));
+            return Err(crate::VmError::Config(format!(
+                "MMIO range {start:#x}+{len:#x} exceeds 4 GiB"
+            )));
         }
         let ram = self.mem.size() as u64;
         if (start as u64) < ram {

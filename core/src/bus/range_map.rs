@@ -25,9 +25,13 @@ impl RangeMap {
     /// Adds `[start, start+len)` for `device`; fails when empty or overlapping.
     pub fn insert(&mut self, start: u64, len: u64, device: DeviceId) -> Result<(), crate::VmError> {
         let what = || format!("{start:#x}+{len:#x}");
-        let end = start.checked_add(len).filter(|_| len > 0).ok_or_else(|| crate::VmError::Config(format!("empty or wrapping range {}", what())))?;
+        let end = start
+            .checked_add(len)
+            .filter(|_| len > 0)
+            .ok_or_else(|| crate::VmError::Config(format!("empty or wrapping range {}", what())))?;
         let pos = self.ranges.partition_point(|m| m.start < start);
-        let overlaps_prev = pos > 0 && self.ranges[pos - 1].start + self.ranges[pos - 1].len > start;
+        let overlaps_prev =
+            pos > 0 && self.ranges[pos - 1].start + self.ranges[pos - 1].len > start;
         let overlaps_next = pos < self.ranges.len() && self.ranges[pos].start < end;
         if overlaps_prev || overlaps_next {
             return Err(crate::VmError::Overlap { what: what() });

@@ -47,14 +47,25 @@ impl Cpu {
 
     /// Reads `S` bytes at `seg:off`.
     #[inline(always)]
-    pub(crate) fn read_mem<const S: usize>(&mut self, bus: &mut Bus, seg: u8, off: u32) -> Result<u32, Exception> {
+    pub(crate) fn read_mem<const S: usize>(
+        &mut self,
+        bus: &mut Bus,
+        seg: u8,
+        off: u32,
+    ) -> Result<u32, Exception> {
         let lin = self.linear(seg, off, S as u32)?;
         Ok(bus.read::<S>(lin))
     }
 
     /// Writes `S` bytes at `seg:off`.
     #[inline(always)]
-    pub(crate) fn write_mem<const S: usize>(&mut self, bus: &mut Bus, seg: u8, off: u32, v: u32) -> Result<(), Exception> {
+    pub(crate) fn write_mem<const S: usize>(
+        &mut self,
+        bus: &mut Bus,
+        seg: u8,
+        off: u32,
+        v: u32,
+    ) -> Result<(), Exception> {
         let lin = self.linear(seg, off, S as u32)?;
         bus.write::<S>(lin, v);
         if bus.mem.take_code_written() {
@@ -65,7 +76,12 @@ impl Cpu {
 
     /// Reads an operand of width `S` (register, memory or immediate).
     #[inline(always)]
-    pub(crate) fn load<const S: usize>(&mut self, bus: &mut Bus, u: &Uop, o: Opnd) -> Result<u32, Exception> {
+    pub(crate) fn load<const S: usize>(
+        &mut self,
+        bus: &mut Bus,
+        u: &Uop,
+        o: Opnd,
+    ) -> Result<u32, Exception> {
         match o {
             Opnd::Reg(r) => Ok(self.reg::<S>(r)),
             Opnd::Mem => {
@@ -79,7 +95,13 @@ impl Cpu {
 
     /// Writes an operand of width `S` (register or memory).
     #[inline(always)]
-    pub(crate) fn store<const S: usize>(&mut self, bus: &mut Bus, u: &Uop, o: Opnd, v: u32) -> Result<(), Exception> {
+    pub(crate) fn store<const S: usize>(
+        &mut self,
+        bus: &mut Bus,
+        u: &Uop,
+        o: Opnd,
+        v: u32,
+    ) -> Result<(), Exception> {
         match o {
             Opnd::Reg(r) => {
                 self.set_reg::<S>(r, v);
@@ -150,16 +172,28 @@ impl Cpu {
 
     /// Reads the `S`-byte stack slot `delta` bytes above SP without popping.
     #[inline(always)]
-    pub(crate) fn stack_peek<const S: usize>(&mut self, bus: &mut Bus, delta: u32) -> Result<u32, Exception> {
+    pub(crate) fn stack_peek<const S: usize>(
+        &mut self,
+        bus: &mut Bus,
+        delta: u32,
+    ) -> Result<u32, Exception> {
         let off = self.sp_offset(delta);
         self.read_mem::<S>(bus, SegReg::Ss as u8, off)
     }
 
     /// Loads a segment register with `selector` (real-mode semantics: base = selector × 16;
     /// limit and attributes other than the code/data type are kept, as on a 386+).
-    pub(crate) fn load_seg(&mut self, bus: &mut Bus, seg: SegReg, selector: u16) -> Result<(), Exception> {
+    pub(crate) fn load_seg(
+        &mut self,
+        bus: &mut Bus,
+        seg: SegReg,
+        selector: u16,
+    ) -> Result<(), Exception> {
         if self.protected_mode() {
-            return Err(self.unsupported(bus, "protected-mode segment loads arrive with the protected-mode issue"));
+            return Err(self.unsupported(
+                bus,
+                "protected-mode segment loads arrive with the protected-mode issue",
+            ));
         }
         let s: &mut Segment = &mut self.s.segs[seg as usize];
         s.selector = selector;

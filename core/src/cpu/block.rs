@@ -51,7 +51,11 @@ pub struct BlockCache {
 
 impl Default for BlockCache {
     fn default() -> Self {
-        Self { slots: vec![None; SLOTS], scratch: None, stats: BlockStats::default() }
+        Self {
+            slots: vec![None; SLOTS],
+            scratch: None,
+            stats: BlockStats::default(),
+        }
     }
 }
 
@@ -87,7 +91,12 @@ impl BlockCache {
         let key = phys as u64 | ((cs.is_32() as u64) << 32);
         let i = Self::slot(phys);
         let valid = match &self.slots[i] {
-            Some(b) => b.key == key && b.pages.iter().all(|&(p, g)| bus.mem.code_gen(p << PAGE_SHIFT) == g),
+            Some(b) => {
+                b.key == key
+                    && b.pages
+                        .iter()
+                        .all(|&(p, g)| bus.mem.code_gen(p << PAGE_SHIFT) == g)
+            }
             None => false,
         };
         if valid {
@@ -101,7 +110,11 @@ impl BlockCache {
         match build(cpu, bus, key) {
             Err(e) => Fetch::Fault(e),
             Ok((block, cacheable)) => {
-                let slot = if cacheable { &mut self.slots[i] } else { &mut self.scratch };
+                let slot = if cacheable {
+                    &mut self.slots[i]
+                } else {
+                    &mut self.scratch
+                };
                 *slot = Some(Box::new(block));
                 Fetch::Block(slot.as_deref().expect("just stored"))
             }
@@ -122,7 +135,9 @@ fn fetch_window(cpu: &Cpu, bus: &mut Bus, eip: u32) -> ([u8; MAX_INSN_LEN], usiz
             break;
         }
         let phys = cs.base.wrapping_add(off as u32) & bus.a20_mask;
-        if (phys as usize) >= bus.mem.size() || bus.mem.page_attr(phys) & (PAGE_HOLE | PAGE_MMIO) != 0 {
+        if (phys as usize) >= bus.mem.size()
+            || bus.mem.page_attr(phys) & (PAGE_HOLE | PAGE_MMIO) != 0
+        {
             plain = false;
         }
         buf[n] = bus.read_u8(phys);

@@ -27,7 +27,8 @@ pub const SIGNATURE: u32 = 0x0000_0610;
 
 /// Returns (EAX, EBX, ECX, EDX) for leaf `eax` (`ecx` is the sub-leaf, unused so far).
 pub fn cpuid(eax: u32, _ecx: u32) -> [u32; 4] {
-    let word = |i: usize| u32::from_le_bytes([VENDOR[i], VENDOR[i + 1], VENDOR[i + 2], VENDOR[i + 3]]);
+    let word =
+        |i: usize| u32::from_le_bytes([VENDOR[i], VENDOR[i + 1], VENDOR[i + 2], VENDOR[i + 3]]);
     match eax {
         0 => [MAX_BASIC, word(0), word(8), word(4)],
         1 => [SIGNATURE, 0, 0, edx::TSC | edx::MSR | edx::CX8 | edx::CMOV],

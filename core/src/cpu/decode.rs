@@ -142,7 +142,11 @@ fn scan_prefixes(bytes: &[u8], bitness: u32) -> Prefixes {
         }
     }
     let big = bitness == 32;
-    Prefixes { op32: big ^ o, addr32: big ^ a, opcode }
+    Prefixes {
+        op32: big ^ o,
+        addr32: big ^ a,
+        opcode,
+    }
 }
 
 /// The result of decoding one instruction.
@@ -171,7 +175,16 @@ pub(crate) fn decode(bytes: &[u8], bitness: u32, ip: u32) -> Decoded {
 
 /// A micro-op with no operands.
 fn simple(run: Handler, len: u8) -> Uop {
-    Uop { run, len, prefix: 0, dst: Opnd::None, src: Opnd::None, mem: MemRef::default(), imm: 0, imm2: 0 }
+    Uop {
+        run,
+        len,
+        prefix: 0,
+        dst: Opnd::None,
+        src: Opnd::None,
+        mem: MemRef::default(),
+        imm: 0,
+        imm2: 0,
+    }
 }
 
 /// The mnemonic of the instruction in `bytes` and its length (for error messages).
@@ -254,7 +267,11 @@ fn operands(ins: &Instruction, p: &Prefixes) -> Uop {
                 Opnd::None
             }
             OpKind::FarBranch16 | OpKind::FarBranch32 => {
-                u.imm = if ins.op_kind(i) == OpKind::FarBranch16 { ins.far_branch16() as u32 } else { ins.far_branch32() };
+                u.imm = if ins.op_kind(i) == OpKind::FarBranch16 {
+                    ins.far_branch16() as u32
+                } else {
+                    ins.far_branch32()
+                };
                 u.imm2 = ins.far_branch_selector() as u32;
                 Opnd::None
             }
@@ -321,8 +338,16 @@ fn translate(ins: &Instruction, p: &Prefixes) -> (Uop, bool) {
         M::Mov => {
             let k0 = ins.op_kind(0);
             let k1 = ins.op_kind(1);
-            let r0 = if k0 == OpKind::Register { ins.op_register(0) } else { Register::None };
-            let r1 = if k1 == OpKind::Register { ins.op_register(1) } else { Register::None };
+            let r0 = if k0 == OpKind::Register {
+                ins.op_register(0)
+            } else {
+                Register::None
+            };
+            let r1 = if k1 == OpKind::Register {
+                ins.op_register(1)
+            } else {
+                Register::None
+            };
             if sreg(r0).is_some() {
                 ends = true;
                 data::mov_to_seg
@@ -515,10 +540,38 @@ fn translate(ins: &Instruction, p: &Prefixes) -> (Uop, bool) {
                 Some(c) => {
                     u.imm2 = c as u32;
                     match m {
-                        M::Seto | M::Setno | M::Setb | M::Setae | M::Sete | M::Setne | M::Setbe | M::Seta | M::Sets
-                        | M::Setns | M::Setp | M::Setnp | M::Setl | M::Setge | M::Setle | M::Setg => data::setcc,
-                        M::Jo | M::Jno | M::Jb | M::Jae | M::Je | M::Jne | M::Jbe | M::Ja | M::Js | M::Jns | M::Jp
-                        | M::Jnp | M::Jl | M::Jge | M::Jle | M::Jg => {
+                        M::Seto
+                        | M::Setno
+                        | M::Setb
+                        | M::Setae
+                        | M::Sete
+                        | M::Setne
+                        | M::Setbe
+                        | M::Seta
+                        | M::Sets
+                        | M::Setns
+                        | M::Setp
+                        | M::Setnp
+                        | M::Setl
+                        | M::Setge
+                        | M::Setle
+                        | M::Setg => data::setcc,
+                        M::Jo
+                        | M::Jno
+                        | M::Jb
+                        | M::Jae
+                        | M::Je
+                        | M::Jne
+                        | M::Jbe
+                        | M::Ja
+                        | M::Js
+                        | M::Jns
+                        | M::Jp
+                        | M::Jnp
+                        | M::Jl
+                        | M::Jge
+                        | M::Jle
+                        | M::Jg => {
                             if ins.op_kind(0) == OpKind::NearBranch32 {
                                 control::jcc::<4>
                             } else {
@@ -554,7 +607,8 @@ fn translate(ins: &Instruction, p: &Prefixes) -> (Uop, bool) {
             | M::Ud0
             | M::Ud1
             | M::Ud2
-    ) || (cc(m).is_some() && matches!(ins.op_kind(0), OpKind::NearBranch16 | OpKind::NearBranch32));
+    ) || (cc(m).is_some()
+        && matches!(ins.op_kind(0), OpKind::NearBranch16 | OpKind::NearBranch32));
     (u, ends || branches)
 }
 

@@ -95,7 +95,10 @@ impl Exception {
     /// Whether the exception is a trap raised by the instruction itself (INT n, INT3, INTO): the
     /// return address is the next instruction. Faults return to the faulting instruction.
     pub fn is_trap(self) -> bool {
-        matches!(self, Exception::SoftwareInt(_) | Exception::Breakpoint | Exception::Overflow)
+        matches!(
+            self,
+            Exception::SoftwareInt(_) | Exception::Breakpoint | Exception::Overflow
+        )
     }
 
     /// Its double-fault class.

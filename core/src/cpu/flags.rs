@@ -39,7 +39,13 @@ pub struct LazyFlags {
 
 impl Default for LazyFlags {
     fn default() -> Self {
-        Self { kind: LazyKind::None, bits: 32, a: 0, b: 0, res: 0 }
+        Self {
+            kind: LazyKind::None,
+            bits: 32,
+            a: 0,
+            b: 0,
+            res: 0,
+        }
     }
 }
 
@@ -129,16 +135,29 @@ mod tests {
     use super::*;
 
     fn lazy(kind: LazyKind, bits: u8, a: u32, b: u32, res: u32) -> u32 {
-        LazyFlags { kind, bits, a, b, res }.materialise(0)
+        LazyFlags {
+            kind,
+            bits,
+            a,
+            b,
+            res,
+        }
+        .materialise(0)
     }
 
     #[test]
     fn add_flags_by_hand() {
         // 0x7F + 0x01 = 0x80: signed overflow, sign set, AF (0xF+0x1 carries out of bit 3),
         // no carry, parity of 0x80 is odd → PF clear.
-        assert_eq!(lazy(LazyKind::Add, 8, 0x7f, 1, 0x80), flag::OF | flag::SF | flag::AF);
+        assert_eq!(
+            lazy(LazyKind::Add, 8, 0x7f, 1, 0x80),
+            flag::OF | flag::SF | flag::AF
+        );
         // 0xFF + 0x01 = 0x00 carry: CF, ZF, AF, PF (0 has even parity).
-        assert_eq!(lazy(LazyKind::Add, 8, 0xff, 1, 0), flag::CF | flag::ZF | flag::AF | flag::PF);
+        assert_eq!(
+            lazy(LazyKind::Add, 8, 0xff, 1, 0),
+            flag::CF | flag::ZF | flag::AF | flag::PF
+        );
         // 0xFFFF + 0xFFFF + carry-in 1 = 0x1FFFF → 0xFFFF with carry (ADC path).
         let f = lazy(LazyKind::Add, 16, 0xffff, 0xffff, 0xffff);
         assert!(f & flag::CF != 0);
@@ -147,14 +166,26 @@ mod tests {
     #[test]
     fn sub_flags_by_hand() {
         // 0 - 1 = 0xFF: borrow (CF), SF, AF (borrow from bit 4), PF (0xFF has 8 ones).
-        assert_eq!(lazy(LazyKind::Sub, 8, 0, 1, 0xff), flag::CF | flag::SF | flag::AF | flag::PF);
+        assert_eq!(
+            lazy(LazyKind::Sub, 8, 0, 1, 0xff),
+            flag::CF | flag::SF | flag::AF | flag::PF
+        );
         // 0x80000000 - 1 = 0x7FFFFFFF: signed overflow, AF, PF (0xFF low byte even).
-        assert_eq!(lazy(LazyKind::Sub, 32, 0x8000_0000, 1, 0x7fff_ffff), flag::OF | flag::AF | flag::PF);
+        assert_eq!(
+            lazy(LazyKind::Sub, 32, 0x8000_0000, 1, 0x7fff_ffff),
+            flag::OF | flag::AF | flag::PF
+        );
     }
 
     #[test]
     fn inc_keeps_carry() {
-        let l = LazyFlags { kind: LazyKind::Inc, bits: 16, a: 0xffff, b: 1, res: 0 };
+        let l = LazyFlags {
+            kind: LazyKind::Inc,
+            bits: 16,
+            a: 0xffff,
+            b: 1,
+            res: 0,
+        };
         assert_eq!(l.materialise(flag::CF) & flag::CF, flag::CF);
         assert_eq!(l.materialise(0) & flag::CF, 0);
     }

@@ -32,7 +32,11 @@ impl Cpu {
                     if current == Exception::DoubleFault {
                         return Err(DeliveryFailure::TripleFault);
                     }
-                    current = if current.makes_double_fault(second) { Exception::DoubleFault } else { second };
+                    current = if current.makes_double_fault(second) {
+                        Exception::DoubleFault
+                    } else {
+                        second
+                    };
                 }
             }
         }
@@ -41,7 +45,10 @@ impl Cpu {
 
     fn deliver_once(&mut self, bus: &mut Bus, e: Exception) -> Result<(), Exception> {
         if self.protected_mode() {
-            return Err(self.unsupported(bus, "protected-mode interrupt delivery arrives with the protected-mode issue"));
+            return Err(self.unsupported(
+                bus,
+                "protected-mode interrupt delivery arrives with the protected-mode issue",
+            ));
         }
         if let Exception::PageFault { addr, .. } = e {
             self.s.cr2 = addr;
@@ -54,7 +61,11 @@ impl Cpu {
         let ip = bus.read::<2>(entry);
         let cs = bus.read::<2>(entry.wrapping_add(2)) as u16;
         let old_sp = self.s.regs[super::state::reg::ESP as usize];
-        let frame = [self.flags(), self.s.segs[SegReg::Cs as usize].selector as u32, self.s.eip];
+        let frame = [
+            self.flags(),
+            self.s.segs[SegReg::Cs as usize].selector as u32,
+            self.s.eip,
+        ];
         for v in frame {
             if let Err(f) = self.push::<2>(bus, v) {
                 self.s.regs[super::state::reg::ESP as usize] = old_sp;

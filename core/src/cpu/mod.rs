@@ -19,11 +19,11 @@ mod regs;
 mod state;
 mod uop;
 
-pub use block::{BlockCache, BlockStats};
 pub(crate) use block::Fetch;
-pub(crate) use interrupt::DeliveryFailure;
+pub use block::{BlockCache, BlockStats};
 pub use exception::Exception;
 pub use flags::{LazyFlags, LazyKind};
+pub(crate) use interrupt::DeliveryFailure;
 pub use state::{attr, cr0, flag, reg, CpuState, SegReg, Segment, TableReg};
 
 use crate::bus::Bus;
@@ -116,7 +116,11 @@ impl Cpu {
         self.unsupported = Some(VmError::Unsupported {
             cs: cs.selector,
             eip: start_eip,
-            bytes: bytes[..len.max(1)].iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" "),
+            bytes: bytes[..len.max(1)]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(" "),
             mnemonic,
             reason,
         });
@@ -146,7 +150,12 @@ impl Cpu {
     /// Runs the micro-ops of `block` from its start, retiring at most `budget` instructions
     /// (`budget` ≥ 1). Returns how many retired and how the block ended.
     #[inline]
-    pub(crate) fn run_block(&mut self, bus: &mut Bus, block: &block::Block, budget: u64) -> (u64, BlockExit) {
+    pub(crate) fn run_block(
+        &mut self,
+        bus: &mut Bus,
+        block: &block::Block,
+        budget: u64,
+    ) -> (u64, BlockExit) {
         let ip_mask = self.ip_mask();
         let mut done = 0u64;
         self.stop_block = false;

@@ -104,7 +104,13 @@ impl Cpu {
             let cf = self.cf();
             self.s.eflags = (self.s.eflags & !flag::CF) | cf as u32;
         }
-        self.lazy = LazyFlags { kind, bits: (S * 8) as u8, a, b, res: res & mask::<S>() };
+        self.lazy = LazyFlags {
+            kind,
+            bits: (S * 8) as u8,
+            a,
+            b,
+            res: res & mask::<S>(),
+        };
     }
 
     /// Carry flag.

@@ -22,7 +22,14 @@ pub enum SegReg {
 
 impl SegReg {
     /// All six, in encoding order.
-    pub const ALL: [SegReg; 6] = [SegReg::Es, SegReg::Cs, SegReg::Ss, SegReg::Ds, SegReg::Fs, SegReg::Gs];
+    pub const ALL: [SegReg; 6] = [
+        SegReg::Es,
+        SegReg::Cs,
+        SegReg::Ss,
+        SegReg::Ds,
+        SegReg::Fs,
+        SegReg::Gs,
+    ];
 }
 
 /// Descriptor-cache attribute bits as stored in [`Segment::attr`] (bits 40..47 and 52..55 of a
@@ -68,7 +75,11 @@ impl Segment {
             selector,
             base: (selector as u32) << 4,
             limit: 0xFFFF,
-            attr: if code { attr::REAL_CODE } else { attr::REAL_DATA },
+            attr: if code {
+                attr::REAL_CODE
+            } else {
+                attr::REAL_DATA
+            },
         }
     }
 
@@ -214,8 +225,14 @@ impl CpuState {
             eip: 0xFFF0,
             eflags: flag::FIXED1,
             segs: [data, cs, data, data, data, data],
-            gdtr: TableReg { base: 0, limit: 0xFFFF },
-            idtr: TableReg { base: 0, limit: 0x3FF },
+            gdtr: TableReg {
+                base: 0,
+                limit: 0xFFFF,
+            },
+            idtr: TableReg {
+                base: 0,
+                limit: 0x3FF,
+            },
             cr0: cr0::ET | cr0::EM | cr0::CD | cr0::NW,
             cr2: 0,
             cr3: 0,

@@ -45,7 +45,14 @@ pub struct MemRef {
 
 impl Default for MemRef {
     fn default() -> Self {
-        Self { seg: 3, base: NO_REG, index: NO_REG, scale: 0, disp: 0, addr32: false }
+        Self {
+            seg: 3,
+            base: NO_REG,
+            index: NO_REG,
+            scale: 0,
+            disp: 0,
+            addr32: false,
+        }
     }
 }
 

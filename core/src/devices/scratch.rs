@@ -11,7 +11,9 @@ pub struct ScratchRegisters {
 impl ScratchRegisters {
     /// A zeroed block of `len` bytes.
     pub fn new(len: usize) -> Self {
-        Self { bytes: vec![0; len] }
+        Self {
+            bytes: vec![0; len],
+        }
     }
 
     /// Reads `size` bytes at `offset`.

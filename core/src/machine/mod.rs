@@ -7,8 +7,8 @@
 //! interrupt sources yet to wake it).
 
 use crate::bus::Bus;
-use crate::cpu::{BlockCache, BlockStats, Cpu, CpuState, Exception};
 use crate::cpu::flag;
+use crate::cpu::{BlockCache, BlockStats, Cpu, CpuState, Exception};
 use crate::devices::{DebugConsole, Device, DeviceId};
 use crate::memory::GuestMemory;
 use crate::VmError;
@@ -26,7 +26,11 @@ pub struct MachineConfig {
 
 impl Default for MachineConfig {
     fn default() -> Self {
-        Self { ram_size: 16 << 20, a20_enabled: true, debug_console: true }
+        Self {
+            ram_size: 16 << 20,
+            a20_enabled: true,
+            debug_console: true,
+        }
     }
 }
 
@@ -66,7 +70,13 @@ impl Machine {
         } else {
             None
         };
-        Ok(Self { cpu: Cpu::new(CpuState::reset()), bus, blocks: BlockCache::default(), config, debug_console })
+        Ok(Self {
+            cpu: Cpu::new(CpuState::reset()),
+            bus,
+            blocks: BlockCache::default(),
+            config,
+            debug_console,
+        })
     }
 
     /// The configuration the machine was built with.
@@ -133,7 +143,10 @@ impl Machine {
 
     /// Takes the bytes the guest wrote to the debug console (port 0xE9).
     pub fn take_debug_output(&mut self) -> Vec<u8> {
-        match self.debug_console.map(|id| &mut self.bus.devices[id.0 as usize]) {
+        match self
+            .debug_console
+            .map(|id| &mut self.bus.devices[id.0 as usize])
+        {
             Some(Device::DebugConsole(d)) => d.take_output(),
             _ => Vec::new(),
         }
@@ -206,6 +219,8 @@ impl Machine {
     }
 
     fn take_unsupported(&mut self) -> VmError {
-        self.cpu.unsupported.take().unwrap_or(VmError::Config("internal: unsupported without a reason".into()))
+        self.cpu.unsupported.take().unwrap_or(VmError::Config(
+            "internal: unsupported without a reason".into(),
+        ))
     }
 }

@@ -35,7 +35,9 @@ pub struct GuestMemory {
 
 impl std::fmt::Debug for GuestMemory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GuestMemory").field("size", &self.ram.len()).finish()
+        f.debug_struct("GuestMemory")
+            .field("size", &self.ram.len())
+            .finish()
     }
 }
 
@@ -99,7 +101,10 @@ impl GuestMemory {
 
     fn page_range(&self, start: u32, len: u32) -> Result<std::ops::Range<usize>, crate::VmError> {
         let end = start as u64 + len as u64;
-        if start as usize % PAGE_SIZE != 0 || len as usize % PAGE_SIZE != 0 || end > self.ram.len() as u64 {
+        if start as usize % PAGE_SIZE != 0
+            || len as usize % PAGE_SIZE != 0
+            || end > self.ram.len() as u64
+        {
             return Err(crate::VmError::Config(format!(
                 "page range {start:#x}+{len:#x} is not page aligned or not inside RAM ({:#x} bytes)",
                 self.ram.len()
@@ -139,7 +144,11 @@ impl GuestMemory {
         let end = addr.checked_add(len as u64);
         match end {
             Some(end) if end <= self.ram.len() as u64 => Ok(addr as usize..end as usize),
-            _ => Err(crate::VmError::PhysRange { addr, len: len as u64, ram_size: self.ram.len() as u64 }),
+            _ => Err(crate::VmError::PhysRange {
+                addr,
+                len: len as u64,
+                ram_size: self.ram.len() as u64,
+            }),
         }
     }
 
@@ -232,7 +241,10 @@ impl GuestMemory {
     /// Current code generation of the page holding `addr` (0 outside RAM).
     #[inline]
     pub fn code_gen(&self, addr: u32) -> u32 {
-        self.code_gen.get((addr >> PAGE_SHIFT) as usize).copied().unwrap_or(0)
+        self.code_gen
+            .get((addr >> PAGE_SHIFT) as usize)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Returns and clears the flag "a write hit a page that held decoded code".
@@ -243,7 +255,9 @@ impl GuestMemory {
 
     /// Whether page `p` was written since the dirty bitmap was last cleared.
     pub fn is_dirty(&self, p: usize) -> bool {
-        self.dirty.get(p >> 6).is_some_and(|w| w & (1 << (p & 63)) != 0)
+        self.dirty
+            .get(p >> 6)
+            .is_some_and(|w| w & (1 << (p & 63)) != 0)
     }
 
     /// Indices of the dirty pages, in ascending order.

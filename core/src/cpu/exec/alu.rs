@@ -32,9 +32,15 @@ pub const TEST: u8 = 8;
 pub(crate) fn compute<const S: usize, const OP: u8>(cpu: &mut Cpu, a: u32, b: u32) -> u32 {
     let (kind, r) = match OP {
         ADD => (LazyKind::Add, a.wrapping_add(b)),
-        ADC => (LazyKind::Add, a.wrapping_add(b).wrapping_add(cpu.cf() as u32)),
+        ADC => (
+            LazyKind::Add,
+            a.wrapping_add(b).wrapping_add(cpu.cf() as u32),
+        ),
         SUB | CMP => (LazyKind::Sub, a.wrapping_sub(b)),
-        SBB => (LazyKind::Sub, a.wrapping_sub(b).wrapping_sub(cpu.cf() as u32)),
+        SBB => (
+            LazyKind::Sub,
+            a.wrapping_sub(b).wrapping_sub(cpu.cf() as u32),
+        ),
         OR => (LazyKind::Logic, a | b),
         AND | TEST => (LazyKind::Logic, a & b),
         _ => (LazyKind::Logic, a ^ b),
@@ -70,7 +76,12 @@ pub(crate) fn alu<const S: usize, const OP: u8>(cpu: &mut Cpu, bus: &mut Bus, u:
 
 /// Applies `f` to the destination operand in place (read-modify-write).
 #[inline(always)]
-pub(crate) fn rmw<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop, f: impl FnOnce(&mut Cpu, u32) -> u32) -> R {
+pub(crate) fn rmw<const S: usize>(
+    cpu: &mut Cpu,
+    bus: &mut Bus,
+    u: &Uop,
+    f: impl FnOnce(&mut Cpu, u32) -> u32,
+) -> R {
     match u.dst {
         Opnd::Reg(d) => {
             let a = cpu.reg::<S>(d);

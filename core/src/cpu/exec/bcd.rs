@@ -12,7 +12,9 @@ use crate::cpu::uop::Uop;
 use crate::cpu::Cpu;
 
 fn szp(v: u8) -> u32 {
-    ((v & 0x80 != 0) as u32) * flag::SF | ((v == 0) as u32) * flag::ZF | (parity(v as u32) as u32) * flag::PF
+    ((v & 0x80 != 0) as u32) * flag::SF
+        | ((v == 0) as u32) * flag::ZF
+        | (parity(v as u32) as u32) * flag::PF
 }
 
 /// DAA: decimal adjust AL after addition.
@@ -32,7 +34,10 @@ pub(crate) fn daa(cpu: &mut Cpu, _: &mut Bus, _: &Uop) -> R {
         cf = true;
     }
     cpu.set_reg::<1>(EAX, al as u32);
-    cpu.set_arith_flags(flag::ARITH, szp(al) | (cf as u32) * flag::CF | (af as u32) * flag::AF);
+    cpu.set_arith_flags(
+        flag::ARITH,
+        szp(al) | (cf as u32) * flag::CF | (af as u32) * flag::AF,
+    );
     Ok(())
 }
 
@@ -53,19 +58,22 @@ pub(crate) fn das(cpu: &mut Cpu, _: &mut Bus, _: &Uop) -> R {
         cf = true;
     }
     cpu.set_reg::<1>(EAX, al as u32);
-    cpu.set_arith_flags(flag::ARITH, szp(al) | (cf as u32) * flag::CF | (af as u32) * flag::AF);
+    cpu.set_arith_flags(
+        flag::ARITH,
+        szp(al) | (cf as u32) * flag::CF | (af as u32) * flag::AF,
+    );
     Ok(())
 }
 
-/// AAA (`SUB = false`) and AAS (`SUB = true`): ASCII adjust after addition/subtraction.
+/// AAA (`SUB = false`) and AAS (`SUB = true`): ASCII adjust after addition/subtraction, with
+/// the 16-bit AX arithmetic of the 286 and later (SDM: `AX ← AX + 106H` / `AX ← AX – 6`).
 pub(crate) fn aaa_aas<const SUB: bool>(cpu: &mut Cpu, _: &mut Bus, _: &Uop) -> R {
     let ax = cpu.reg::<2>(EAX);
     let adjust = ax & 0x0F > 9 || cpu.af();
     let ax = if adjust {
         if SUB {
-            let al = (ax as u8).wrapping_sub(6);
-            let ah = ((ax >> 8) as u8).wrapping_sub(1);
-            (ah as u32) << 8 | al as u32
+            // 286+: AX ← AX − 6 (a borrow reaches AH), then AH ← AH − 1.
+            ax.wrapping_sub(6).wrapping_sub(0x100) & 0xFFFF
         } else {
             ax.wrapping_add(0x106)
         }
@@ -99,6 +107,11 @@ pub(crate) fn aad(cpu: &mut Cpu, _: &mut Bus, u: &Uop) -> R {
     let prod = ((ax >> 8) as u8).wrapping_mul(u.imm as u8);
     let r = al.wrapping_add(prod);
     cpu.set_reg::<2>(EAX, r as u32);
-    cpu.set_lazy::<1>(crate::cpu::flags::LazyKind::Add, al as u32, prod as u32, r as u32);
+    cpu.set_lazy::<1>(
+        crate::cpu::flags::LazyKind::Add,
+        al as u32,
+        prod as u32,
+        r as u32,
+    );
     Ok(())
 }

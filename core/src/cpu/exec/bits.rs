@@ -47,15 +47,26 @@ pub(crate) fn bt<const S: usize, const OP: u8>(cpu: &mut Cpu, bus: &mut Bus, u: 
         _ => {
             let base = cpu.ea(&u.mem);
             let (off, bit) = if offset_reg {
-                let signed = if S == 2 { raw as u16 as i16 as i32 } else { raw as i32 };
+                let signed = if S == 2 {
+                    raw as u16 as i16 as i32
+                } else {
+                    raw as i32
+                };
                 let word = signed.div_euclid(bits as i32);
-                (base.wrapping_add((word * S as i32) as u32), signed.rem_euclid(bits as i32) as u32)
+                (
+                    base.wrapping_add((word * S as i32) as u32),
+                    signed.rem_euclid(bits as i32) as u32,
+                )
             } else {
                 (base, raw % bits)
             };
             let off = if u.mem.addr32 { off } else { off & 0xFFFF };
             let v = cpu.read_mem::<S>(bus, u.mem.seg, off)?;
-            let res = if OP != BT { cpu.write_mem::<S>(bus, u.mem.seg, off, apply(v, bit)) } else { Ok(()) };
+            let res = if OP != BT {
+                cpu.write_mem::<S>(bus, u.mem.seg, off, apply(v, bit))
+            } else {
+                Ok(())
+            };
             ((v >> bit) & 1 != 0, res)
         }
     };
@@ -65,13 +76,21 @@ pub(crate) fn bt<const S: usize, const OP: u8>(cpu: &mut Cpu, bus: &mut Bus, u: 
 }
 
 /// BSF (`REVERSE = false`) / BSR (`REVERSE = true`).
-pub(crate) fn bit_scan<const S: usize, const REVERSE: bool>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
+pub(crate) fn bit_scan<const S: usize, const REVERSE: bool>(
+    cpu: &mut Cpu,
+    bus: &mut Bus,
+    u: &Uop,
+) -> R {
     let v = cpu.load::<S>(bus, u, u.src)?;
     if v == 0 {
         cpu.set_arith_flags(flag::ZF, flag::ZF);
         return Ok(());
     }
-    let idx = if REVERSE { 31 - v.leading_zeros() } else { v.trailing_zeros() };
+    let idx = if REVERSE {
+        31 - v.leading_zeros()
+    } else {
+        v.trailing_zeros()
+    };
     cpu.set_arith_flags(flag::ZF, 0);
     cpu.store::<S>(bus, u, u.dst, idx)
 }

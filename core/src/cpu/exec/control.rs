@@ -61,10 +61,18 @@ pub(crate) fn jmp_near<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) ->
 }
 
 /// Reads an `S`-byte offset and a 16-bit selector from the memory operand (m16:16 / m16:32).
-fn far_pointer<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> Result<(u16, u32), Exception> {
+fn far_pointer<const S: usize>(
+    cpu: &mut Cpu,
+    bus: &mut Bus,
+    u: &Uop,
+) -> Result<(u16, u32), Exception> {
     let off = cpu.ea(&u.mem);
     let ip = cpu.read_mem::<S>(bus, u.mem.seg, off)?;
-    let next = if u.mem.addr32 { off.wrapping_add(S as u32) } else { off.wrapping_add(S as u32) & 0xFFFF };
+    let next = if u.mem.addr32 {
+        off.wrapping_add(S as u32)
+    } else {
+        off.wrapping_add(S as u32) & 0xFFFF
+    };
     let sel = cpu.read_mem::<2>(bus, u.mem.seg, next)? as u16;
     Ok((sel, ip))
 }
@@ -109,7 +117,8 @@ fn call_far_to<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, sel: u16, ip: u32) 
     let cs = cpu.s.segs[SegReg::Cs as usize].selector as u32;
     cpu.push::<S>(bus, cs)?;
     let eip = cpu.s.eip;
-    cpu.push::<S>(bus, eip).inspect_err(|_| cpu.s.regs[crate::cpu::state::reg::ESP as usize] = old_sp)?;
+    cpu.push::<S>(bus, eip)
+        .inspect_err(|_| cpu.s.regs[crate::cpu::state::reg::ESP as usize] = old_sp)?;
     cpu.load_seg(bus, SegReg::Cs, sel)?;
     cpu.s.eip = ip;
     Ok(())
@@ -147,7 +156,11 @@ pub(crate) fn retf<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
 /// address size; the target is truncated to the operand size `S`.
 pub(crate) fn loop_jcxz<const S: usize>(cpu: &mut Cpu, _: &mut Bus, u: &Uop) -> R {
     let a32 = u.prefix & P_ADDR32 != 0;
-    let count = if a32 { cpu.reg::<4>(ECX) } else { cpu.reg::<2>(ECX) };
+    let count = if a32 {
+        cpu.reg::<4>(ECX)
+    } else {
+        cpu.reg::<2>(ECX)
+    };
     let take = if u.imm2 == 3 {
         count == 0
     } else {
@@ -198,7 +211,10 @@ pub(crate) fn into(cpu: &mut Cpu, _: &mut Bus, _: &Uop) -> R {
 /// IRET/IRETD in real mode: pop IP, CS, FLAGS.
 pub(crate) fn iret<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, _: &Uop) -> R {
     if cpu.protected_mode() {
-        return Err(cpu.unsupported(bus, "protected-mode IRET arrives with the protected-mode issue"));
+        return Err(cpu.unsupported(
+            bus,
+            "protected-mode IRET arrives with the protected-mode issue",
+        ));
     }
     let ip = cpu.stack_peek::<S>(bus, 0)?;
     let cs = cpu.stack_peek::<S>(bus, S as u32)? as u16;
@@ -212,7 +228,11 @@ pub(crate) fn iret<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, _: &Uop) -> R {
 /// BOUND r, m: #BR unless lower <= r <= upper (signed).
 pub(crate) fn bound<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
     let off = cpu.ea(&u.mem);
-    let next = if u.mem.addr32 { off.wrapping_add(S as u32) } else { off.wrapping_add(S as u32) & 0xFFFF };
+    let next = if u.mem.addr32 {
+        off.wrapping_add(S as u32)
+    } else {
+        off.wrapping_add(S as u32) & 0xFFFF
+    };
     let lo = sext::<S>(cpu.read_mem::<S>(bus, u.mem.seg, off)?) as i32;
     let hi = sext::<S>(cpu.read_mem::<S>(bus, u.mem.seg, next)?) as i32;
     let v = match u.dst {

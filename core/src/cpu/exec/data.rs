@@ -36,7 +36,11 @@ pub(crate) fn mov_to_seg(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
 }
 
 /// MOVZX / MOVSX: `D`-byte destination from an `SRC`-byte source.
-pub(crate) fn movx<const D: usize, const SRC: usize, const SIGNED: bool>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
+pub(crate) fn movx<const D: usize, const SRC: usize, const SIGNED: bool>(
+    cpu: &mut Cpu,
+    bus: &mut Bus,
+    u: &Uop,
+) -> R {
     let v = cpu.load::<SRC>(bus, u, u.src)?;
     let v = if SIGNED { sext::<SRC>(v) } else { v };
     cpu.store::<D>(bus, u, u.dst, v & mask::<D>())
@@ -63,7 +67,11 @@ pub(crate) fn lea<const S: usize>(cpu: &mut Cpu, _: &mut Bus, u: &Uop) -> R {
 pub(crate) fn load_far_pointer<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
     let off = cpu.ea(&u.mem);
     let ptr = cpu.read_mem::<S>(bus, u.mem.seg, off)?;
-    let next = if u.mem.addr32 { off.wrapping_add(S as u32) } else { off.wrapping_add(S as u32) & 0xFFFF };
+    let next = if u.mem.addr32 {
+        off.wrapping_add(S as u32)
+    } else {
+        off.wrapping_add(S as u32) & 0xFFFF
+    };
     let sel = cpu.read_mem::<2>(bus, u.mem.seg, next)?;
     cpu.load_seg(bus, SegReg::ALL[u.imm2 as usize % 6], sel as u16)?;
     if let Opnd::Reg(r) = u.dst {
@@ -85,7 +93,11 @@ pub(crate) fn xlat(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
 
 /// CBW (S = 2) / CWDE (S = 4): sign-extend the lower half of the accumulator.
 pub(crate) fn cbw<const S: usize>(cpu: &mut Cpu, _: &mut Bus, _: &Uop) -> R {
-    let v = if S == 2 { sext::<1>(cpu.reg::<1>(EAX)) } else { sext::<2>(cpu.reg::<2>(EAX)) };
+    let v = if S == 2 {
+        sext::<1>(cpu.reg::<1>(EAX))
+    } else {
+        sext::<2>(cpu.reg::<2>(EAX))
+    };
     cpu.set_reg::<S>(EAX, v);
     Ok(())
 }
@@ -101,7 +113,11 @@ pub(crate) fn cwd<const S: usize>(cpu: &mut Cpu, _: &mut Bus, _: &Uop) -> R {
 /// as Intel processors do.
 pub(crate) fn bswap<const S: usize>(cpu: &mut Cpu, _: &mut Bus, u: &Uop) -> R {
     if let Opnd::Reg(r) = u.dst {
-        let v = if S == 4 { cpu.reg::<4>(r).swap_bytes() } else { 0 };
+        let v = if S == 4 {
+            cpu.reg::<4>(r).swap_bytes()
+        } else {
+            0
+        };
         cpu.set_reg::<S>(r, v);
     }
     Ok(())
@@ -139,11 +155,19 @@ pub(crate) fn cmpxchg<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> 
 /// EDX:EAX = m64, ZF = 0 (other flags unchanged).
 pub(crate) fn cmpxchg8b(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
     let off = cpu.ea(&u.mem);
-    let hi_off = if u.mem.addr32 { off.wrapping_add(4) } else { off.wrapping_add(4) & 0xFFFF };
+    let hi_off = if u.mem.addr32 {
+        off.wrapping_add(4)
+    } else {
+        off.wrapping_add(4) & 0xFFFF
+    };
     let lo = cpu.read_mem::<4>(bus, u.mem.seg, off)?;
     let hi = cpu.read_mem::<4>(bus, u.mem.seg, hi_off)?;
     let equal = lo == cpu.reg::<4>(EAX) && hi == cpu.reg::<4>(EDX);
-    let (new_lo, new_hi) = if equal { (cpu.reg::<4>(EBX), cpu.reg::<4>(ECX)) } else { (lo, hi) };
+    let (new_lo, new_hi) = if equal {
+        (cpu.reg::<4>(EBX), cpu.reg::<4>(ECX))
+    } else {
+        (lo, hi)
+    };
     cpu.linear(u.mem.seg, off, 4)?;
     cpu.linear(u.mem.seg, hi_off, 4)?;
     cpu.write_mem::<4>(bus, u.mem.seg, off, new_lo)?;

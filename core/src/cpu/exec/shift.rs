@@ -42,7 +42,10 @@ impl Cpu {
     /// Sets only CF and OF (rotates).
     #[inline]
     fn set_rotate_flags(&mut self, cf: bool, of: bool) {
-        self.set_arith_flags(flag::CF | flag::OF, (cf as u32) * flag::CF | (of as u32) * flag::OF);
+        self.set_arith_flags(
+            flag::CF | flag::OF,
+            (cf as u32) * flag::CF | (of as u32) * flag::OF,
+        );
     }
 }
 
@@ -55,14 +58,22 @@ fn compute<const S: usize, const OP: u8>(cpu: &mut Cpu, a: u32, count: u32) -> u
     match OP {
         ROL => {
             let n = count % bits;
-            let r = if n == 0 { a } else { ((a << n) | (a >> (bits - n))) & m };
+            let r = if n == 0 {
+                a
+            } else {
+                ((a << n) | (a >> (bits - n))) & m
+            };
             let cf = r & 1 != 0;
             cpu.set_rotate_flags(cf, msb(r) ^ cf);
             r
         }
         ROR => {
             let n = count % bits;
-            let r = if n == 0 { a } else { ((a >> n) | (a << (bits - n))) & m };
+            let r = if n == 0 {
+                a
+            } else {
+                ((a >> n) | (a << (bits - n))) & m
+            };
             cpu.set_rotate_flags(msb(r), msb(r) ^ bit2(r));
             r
         }
@@ -80,7 +91,11 @@ fn compute<const S: usize, const OP: u8>(cpu: &mut Cpu, a: u32, count: u32) -> u
             };
             let r = rot as u32 & m;
             let cf = (rot >> bits) & 1 != 0;
-            let of = if OP == RCL { msb(r) ^ cf } else { msb(r) ^ bit2(r) };
+            let of = if OP == RCL {
+                msb(r) ^ cf
+            } else {
+                msb(r) ^ bit2(r)
+            };
             cpu.set_rotate_flags(cf, of);
             r
         }
@@ -94,7 +109,8 @@ fn compute<const S: usize, const OP: u8>(cpu: &mut Cpu, a: u32, count: u32) -> u
         SHR => {
             let r = if count >= 32 { 0 } else { a >> count };
             let cf = (a as u64 >> (count - 1)) & 1 != 0;
-            cpu.set_shift_flags::<S>(r, cf, msb(a));
+            // OF is the sign of the operand before the last 1-bit step: 0 after the first.
+            cpu.set_shift_flags::<S>(r, cf, count == 1 && msb(a));
             r
         }
         _ => {
@@ -119,7 +135,11 @@ pub(crate) fn shift<const S: usize, const OP: u8>(cpu: &mut Cpu, bus: &mut Bus, 
 }
 
 /// SHLD/SHRD `dst, src, count`: `imm2` = 1 when the count is CL, else the count is `imm`.
-pub(crate) fn double_shift<const S: usize, const LEFT: bool>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
+pub(crate) fn double_shift<const S: usize, const LEFT: bool>(
+    cpu: &mut Cpu,
+    bus: &mut Bus,
+    u: &Uop,
+) -> R {
     let count = if u.imm2 == 1 { cpu.reg::<1>(1) } else { u.imm } & 0x1F;
     let src = match u.src {
         Opnd::Reg(r) => cpu.reg::<S>(r),
@@ -142,7 +162,10 @@ pub(crate) fn double_shift<const S: usize, const LEFT: bool>(cpu: &mut Cpu, bus:
             // 16-bit: the pattern dst:src:dst is shifted, so counts above 16 (which the SDM
             // leaves undefined) still give a deterministic result.
             let v = ((d as u64) << 32) | ((src as u64) << 16) | d as u64;
-            (((v << count) >> 32) as u32 & 0xFFFF, ((v << (count - 1)) >> 47) & 1 != 0)
+            (
+                ((v << count) >> 32) as u32 & 0xFFFF,
+                ((v << (count - 1)) >> 47) & 1 != 0,
+            )
         } else {
             let v = (d as u64) | ((src as u64) << 16) | ((d as u64) << 32);
             ((v >> count) as u32 & 0xFFFF, (v >> (count - 1)) & 1 != 0)

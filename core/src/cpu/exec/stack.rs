@@ -21,7 +21,8 @@ pub(crate) fn pop<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
     let v = cpu.stack_peek::<S>(bus, 0)?;
     let old = cpu.s.regs[ESP as usize];
     cpu.set_sp(cpu.sp_offset(S as u32));
-    cpu.store::<S>(bus, u, u.dst, v).inspect_err(|_| cpu.s.regs[ESP as usize] = old)
+    cpu.store::<S>(bus, u, u.dst, v)
+        .inspect_err(|_| cpu.s.regs[ESP as usize] = old)
 }
 
 /// PUSH Sreg (`imm2` = segment); a 32-bit push writes the selector zero-extended.
@@ -44,7 +45,8 @@ pub(crate) fn pusha<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, _: &Uop) -> R 
     let old_sp = cpu.s.regs[ESP as usize];
     for (i, &v) in regs.iter().enumerate() {
         let off = cpu.sp_offset(((i as u32 + 1) * S as u32).wrapping_neg());
-        cpu.write_mem::<S>(bus, SegReg::Ss as u8, off, v).inspect_err(|_| cpu.s.regs[ESP as usize] = old_sp)?;
+        cpu.write_mem::<S>(bus, SegReg::Ss as u8, off, v)
+            .inspect_err(|_| cpu.s.regs[ESP as usize] = old_sp)?;
     }
     cpu.set_sp(cpu.sp_offset((8 * S as u32).wrapping_neg()));
     Ok(())
@@ -116,7 +118,11 @@ fn enter_inner<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
     cpu.push::<S>(bus, bp)?;
     let frame = cpu.sp();
     if level > 0 {
-        let mut bp = if cpu.stack32() { cpu.s.regs[EBP as usize] } else { cpu.s.regs[EBP as usize] & 0xFFFF };
+        let mut bp = if cpu.stack32() {
+            cpu.s.regs[EBP as usize]
+        } else {
+            cpu.s.regs[EBP as usize] & 0xFFFF
+        };
         for _ in 1..level {
             bp = bp.wrapping_sub(S as u32);
             if !cpu.stack32() {
@@ -130,8 +136,13 @@ fn enter_inner<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
     let new_sp = cpu.sp().wrapping_sub(u.imm & 0xFFFF);
     // The frame must be addressable: touch its lowest byte like the processor's check.
     if u.imm & 0xFFFF != 0 {
-        let off = if cpu.stack32() { new_sp } else { new_sp & 0xFFFF };
-        cpu.linear(SegReg::Ss as u8, off, 1).map_err(|_| Exception::StackFault(0))?;
+        let off = if cpu.stack32() {
+            new_sp
+        } else {
+            new_sp & 0xFFFF
+        };
+        cpu.linear(SegReg::Ss as u8, off, 1)
+            .map_err(|_| Exception::StackFault(0))?;
     }
     cpu.set_reg::<S>(EBP, frame);
     cpu.set_sp(new_sp);
@@ -140,7 +151,11 @@ fn enter_inner<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
 
 /// LEAVE: SP = BP, then pop BP.
 pub(crate) fn leave<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, _: &Uop) -> R {
-    let bp = if cpu.stack32() { cpu.s.regs[EBP as usize] } else { cpu.s.regs[EBP as usize] & 0xFFFF };
+    let bp = if cpu.stack32() {
+        cpu.s.regs[EBP as usize]
+    } else {
+        cpu.s.regs[EBP as usize] & 0xFFFF
+    };
     let v = cpu.read_mem::<S>(bus, SegReg::Ss as u8, bp)?;
     cpu.set_sp(bp);
     cpu.set_sp(cpu.sp_offset(S as u32));

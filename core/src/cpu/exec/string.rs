@@ -31,7 +31,11 @@ impl Cpu {
     #[inline(always)]
     fn advance(&mut self, r: u8, step: u32, a32: bool) {
         let v = self.s.regs[r as usize];
-        self.s.regs[r as usize] = if a32 { v.wrapping_add(step) } else { (v & !0xFFFF) | (v.wrapping_add(step) & 0xFFFF) };
+        self.s.regs[r as usize] = if a32 {
+            v.wrapping_add(step)
+        } else {
+            (v & !0xFFFF) | (v.wrapping_add(step) & 0xFFFF)
+        };
     }
 }
 
@@ -46,7 +50,13 @@ enum Until {
 
 /// Runs `body` once, or under a REP prefix while the count is non-zero, within the run budget.
 #[inline(always)]
-fn repeat(cpu: &mut Cpu, bus: &mut Bus, u: &Uop, until: Until, mut body: impl FnMut(&mut Cpu, &mut Bus, bool) -> R) -> R {
+fn repeat(
+    cpu: &mut Cpu,
+    bus: &mut Bus,
+    u: &Uop,
+    until: Until,
+    mut body: impl FnMut(&mut Cpu, &mut Bus, bool) -> R,
+) -> R {
     let a32 = u.prefix & P_ADDR32 != 0;
     if u.prefix & (P_REP | P_REPNE) == 0 {
         return body(cpu, bus, a32);
@@ -170,4 +180,3 @@ pub(crate) fn outs<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
         Ok(())
     })
 }
-

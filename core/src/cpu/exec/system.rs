@@ -27,7 +27,10 @@ pub const UNSUPPORTED_REASONS: &[&str] = &[
 
 /// Stops the run with a clear error (a valid instruction vx86 does not implement yet).
 pub(crate) fn unsupported(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
-    let reason = UNSUPPORTED_REASONS.get(u.imm2 as usize).copied().unwrap_or(UNSUPPORTED_REASONS[0]);
+    let reason = UNSUPPORTED_REASONS
+        .get(u.imm2 as usize)
+        .copied()
+        .unwrap_or(UNSUPPORTED_REASONS[0]);
     Err(cpu.unsupported(bus, reason))
 }
 
@@ -124,12 +127,20 @@ pub(crate) fn wrmsr(cpu: &mut Cpu, _: &mut Bus, _: &Uop) -> R {
 pub(crate) fn load_table<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
     let off = cpu.ea(&u.mem);
     let limit = cpu.read_mem::<2>(bus, u.mem.seg, off)? as u16;
-    let next = if u.mem.addr32 { off.wrapping_add(2) } else { off.wrapping_add(2) & 0xFFFF };
+    let next = if u.mem.addr32 {
+        off.wrapping_add(2)
+    } else {
+        off.wrapping_add(2) & 0xFFFF
+    };
     let mut base = cpu.read_mem::<4>(bus, u.mem.seg, next)?;
     if S == 2 {
         base &= 0x00FF_FFFF;
     }
-    let t = if u.imm2 == 0 { &mut cpu.s.gdtr } else { &mut cpu.s.idtr };
+    let t = if u.imm2 == 0 {
+        &mut cpu.s.gdtr
+    } else {
+        &mut cpu.s.idtr
+    };
     t.limit = limit;
     t.base = base;
     Ok(())
@@ -139,7 +150,11 @@ pub(crate) fn load_table<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) 
 pub(crate) fn store_table(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
     let t = if u.imm2 == 0 { cpu.s.gdtr } else { cpu.s.idtr };
     let off = cpu.ea(&u.mem);
-    let next = if u.mem.addr32 { off.wrapping_add(2) } else { off.wrapping_add(2) & 0xFFFF };
+    let next = if u.mem.addr32 {
+        off.wrapping_add(2)
+    } else {
+        off.wrapping_add(2) & 0xFFFF
+    };
     cpu.linear(u.mem.seg, off, 2)?;
     cpu.linear(u.mem.seg, next, 4)?;
     cpu.write_mem::<2>(bus, u.mem.seg, off, t.limit as u32)?;
@@ -160,7 +175,8 @@ pub(crate) fn lmsw(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
 }
 
 /// CR0 bits a MOV may set (besides PE/PG, which need protected mode).
-const CR0_WRITABLE: u32 = cr0::MP | cr0::EM | cr0::TS | cr0::NE | cr0::WP | cr0::AM | cr0::NW | cr0::CD;
+const CR0_WRITABLE: u32 =
+    cr0::MP | cr0::EM | cr0::TS | cr0::NE | cr0::WP | cr0::AM | cr0::NW | cr0::CD;
 
 fn write_cr0(cpu: &mut Cpu, bus: &mut Bus, v: u32) -> R {
     if v & cr0::PG != 0 && v & cr0::PE == 0 || v & cr0::NW != 0 && v & cr0::CD == 0 {
