@@ -1,1 +1,141 @@
-fn main() {}
+//! `vx86`: the command-line runner.
+//!
+//! Subcommands today:
+//! - `vx86 hello`: runs a built-in real-mode program that prints over the debug console.
+//! - `vx86 run-flat FILE [--address A] [--entry IP] [--max-instructions N]`: loads a raw binary
+//!   at a physical address, runs it in real mode and prints what it writes to port 0xE9.
+//! - `vx86 bench [--instructions N]`: interpreted instructions per second on a real-mode loop.
+//!
+//! Linux boot (`vx86 run --kernel ...`) arrives with the Linux-boot issue.
+
+mod programs;
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use vx86_core::{ExitReason, Machine, MachineConfig, VmError};
+
+const USAGE: &str = "usage:
+  vx86 hello
+  vx86 run-flat FILE [--address ADDR] [--entry IP] [--max-instructions N]
+  vx86 bench [--instructions N]";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("hello") => hello(),
+        Some("run-flat") => run_flat(&args[1..]),
+        Some("bench") => bench(&args[1..]),
+        Some("-h" | "--help") => {
+            println!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => Err(USAGE.to_string()),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("vx86: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Parses a number given in decimal or with a 0x prefix, with an optional K/M/G suffix.
+fn parse_num(s: &str) -> Result<u64, String> {
+    let (digits, mul) = match s.chars().last() {
+        Some('K' | 'k') => (&s[..s.len() - 1], 1u64 << 10),
+        Some('M' | 'm') => (&s[..s.len() - 1], 1 << 20),
+        Some('G' | 'g') => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    let v = match digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => digits.replace('_', "").parse(),
+    };
+    v.ok().and_then(|v| v.checked_mul(mul)).ok_or_else(|| format!("not a number: {s}"))
+}
+
+/// Reads `--name value` options from `args`.
+fn option(args: &[String], name: &str) -> Result<Option<u64>, String> {
+    match args.iter().position(|a| a == name) {
+        Some(i) => args.get(i + 1).ok_or_else(|| format!("{name} needs a value")).and_then(|v| parse_num(v)).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn run_to_end(m: &mut Machine, max: u64) -> Result<ExitCode, String> {
+    let start = Instant::now();
+    let exit = m.run(max);
+    let out = m.take_debug_output();
+    std::io::stdout().write_all(&out).map_err(|e| e.to_string())?;
+    let secs = start.elapsed().as_secs_f64();
+    let summary = |reason: &str| {
+        eprintln!("vx86: exit={reason} instructions={} wall={secs:.3}s", m.instruction_count());
+    };
+    match exit {
+        Ok(ExitReason::Halted) => {
+            summary("halted");
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(ExitReason::BudgetReached) => {
+            summary("budget");
+            Ok(ExitCode::from(3))
+        }
+        Ok(ExitReason::TripleFault) => {
+            summary("triple-fault");
+            Ok(ExitCode::from(4))
+        }
+        Err(e @ VmError::Unsupported { .. }) => {
+            summary("unsupported");
+            Err(e.to_string())
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn hello() -> Result<ExitCode, String> {
+    let code = programs::hello().map_err(|e| e.to_string())?;
+    let mut m = Machine::new(MachineConfig::default()).map_err(|e| e.to_string())?;
+    m.load_flat(&code, programs::LOAD_ADDRESS, programs::LOAD_ADDRESS as u16).map_err(|e| e.to_string())?;
+    run_to_end(&mut m, 1_000_000)
+}
+
+fn run_flat(args: &[String]) -> Result<ExitCode, String> {
+    let file = args.first().filter(|a| !a.starts_with("--")).ok_or("run-flat needs a FILE")?;
+    let image = std::fs::read(file).map_err(|e| format!("{file}: {e}"))?;
+    let address = option(args, "--address")?.unwrap_or(programs::LOAD_ADDRESS as u64);
+    let entry = option(args, "--entry")?.unwrap_or(address);
+    let max = option(args, "--max-instructions")?.unwrap_or(u64::MAX);
+    if address > u32::MAX as u64 || entry > 0xFFFF {
+        return Err(format!("--address must fit 32 bits and --entry 16 bits (got {address:#x}, {entry:#x})"));
+    }
+    let mut m = Machine::new(MachineConfig::default()).map_err(|e| e.to_string())?;
+    m.load_flat(&image, address as u32, entry as u16).map_err(|e| e.to_string())?;
+    run_to_end(&mut m, max)
+}
+
+fn bench(args: &[String]) -> Result<ExitCode, String> {
+    let n = option(args, "--instructions")?.unwrap_or(500_000_000);
+    let code = programs::bench_loop().map_err(|e| e.to_string())?;
+    let mut m = Machine::new(MachineConfig::default()).map_err(|e| e.to_string())?;
+    m.load_flat(&code, programs::LOAD_ADDRESS, programs::LOAD_ADDRESS as u16).map_err(|e| e.to_string())?;
+    // warm up: decode the blocks
+    m.run(100_000).map_err(|e| e.to_string())?;
+    let before = m.instruction_count();
+    let start = Instant::now();
+    let exit = m.run(n).map_err(|e| e.to_string())?;
+    let secs = start.elapsed().as_secs_f64();
+    let done = m.instruction_count() - before;
+    if exit != ExitReason::BudgetReached {
+        return Err(format!("benchmark loop stopped early: {exit:?}"));
+    }
+    let stats = m.block_stats();
+    println!("real-mode loop (ALU, memory, REP MOVSW, branches), interpreted with the block cache");
+    println!("instructions: {done}");
+    println!("seconds: {secs:.3}");
+    println!("MIPS: {:.1}", done as f64 / secs / 1e6);
+    println!("blocks: {} decoded, {} cache hits", stats.decoded, stats.hits);
+    Ok(ExitCode::SUCCESS)
+}
