@@ -50,17 +50,26 @@ fn parse_num(s: &str) -> Result<u64, String> {
         Some('G' | 'g') => (&s[..s.len() - 1], 1 << 30),
         _ => (s, 1),
     };
-    let v = match digits.strip_prefix("0x").or_else(|| digits.strip_prefix("0X")) {
+    let v = match digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
         Some(hex) => u64::from_str_radix(hex, 16),
         None => digits.replace('_', "").parse(),
     };
-    v.ok().and_then(|v| v.checked_mul(mul)).ok_or_else(|| format!("not a number: {s}"))
+    v.ok()
+        .and_then(|v| v.checked_mul(mul))
+        .ok_or_else(|| format!("not a number: {s}"))
 }
 
 /// Reads `--name value` options from `args`.
 fn option(args: &[String], name: &str) -> Result<Option<u64>, String> {
     match args.iter().position(|a| a == name) {
-        Some(i) => args.get(i + 1).ok_or_else(|| format!("{name} needs a value")).and_then(|v| parse_num(v)).map(Some),
+        Some(i) => args
+            .get(i + 1)
+            .ok_or_else(|| format!("{name} needs a value"))
+            .and_then(|v| parse_num(v))
+            .map(Some),
         None => Ok(None),
     }
 }
@@ -69,10 +78,15 @@ fn run_to_end(m: &mut Machine, max: u64) -> Result<ExitCode, String> {
     let start = Instant::now();
     let exit = m.run(max);
     let out = m.take_debug_output();
-    std::io::stdout().write_all(&out).map_err(|e| e.to_string())?;
+    std::io::stdout()
+        .write_all(&out)
+        .map_err(|e| e.to_string())?;
     let secs = start.elapsed().as_secs_f64();
     let summary = |reason: &str| {
-        eprintln!("vx86: exit={reason} instructions={} wall={secs:.3}s", m.instruction_count());
+        eprintln!(
+            "vx86: exit={reason} instructions={} wall={secs:.3}s",
+            m.instruction_count()
+        );
     };
     match exit {
         Ok(ExitReason::Halted) => {
@@ -98,21 +112,28 @@ fn run_to_end(m: &mut Machine, max: u64) -> Result<ExitCode, String> {
 fn hello() -> Result<ExitCode, String> {
     let code = programs::hello().map_err(|e| e.to_string())?;
     let mut m = Machine::new(MachineConfig::default()).map_err(|e| e.to_string())?;
-    m.load_flat(&code, programs::LOAD_ADDRESS, programs::LOAD_ADDRESS as u16).map_err(|e| e.to_string())?;
+    m.load_flat(&code, programs::LOAD_ADDRESS, programs::LOAD_ADDRESS as u16)
+        .map_err(|e| e.to_string())?;
     run_to_end(&mut m, 1_000_000)
 }
 
 fn run_flat(args: &[String]) -> Result<ExitCode, String> {
-    let file = args.first().filter(|a| !a.starts_with("--")).ok_or("run-flat needs a FILE")?;
+    let file = args
+        .first()
+        .filter(|a| !a.starts_with("--"))
+        .ok_or("run-flat needs a FILE")?;
     let image = std::fs::read(file).map_err(|e| format!("{file}: {e}"))?;
     let address = option(args, "--address")?.unwrap_or(programs::LOAD_ADDRESS as u64);
     let entry = option(args, "--entry")?.unwrap_or(address);
     let max = option(args, "--max-instructions")?.unwrap_or(u64::MAX);
     if address > u32::MAX as u64 || entry > 0xFFFF {
-        return Err(format!("--address must fit 32 bits and --entry 16 bits (got {address:#x}, {entry:#x})"));
+        return Err(format!(
+            "--address must fit 32 bits and --entry 16 bits (got {address:#x}, {entry:#x})"
+        ));
     }
     let mut m = Machine::new(MachineConfig::default()).map_err(|e| e.to_string())?;
-    m.load_flat(&image, address as u32, entry as u16).map_err(|e| e.to_string())?;
+    m.load_flat(&image, address as u32, entry as u16)
+        .map_err(|e| e.to_string())?;
     run_to_end(&mut m, max)
 }
 
@@ -120,7 +141,8 @@ fn bench(args: &[String]) -> Result<ExitCode, String> {
     let n = option(args, "--instructions")?.unwrap_or(500_000_000);
     let code = programs::bench_loop().map_err(|e| e.to_string())?;
     let mut m = Machine::new(MachineConfig::default()).map_err(|e| e.to_string())?;
-    m.load_flat(&code, programs::LOAD_ADDRESS, programs::LOAD_ADDRESS as u16).map_err(|e| e.to_string())?;
+    m.load_flat(&code, programs::LOAD_ADDRESS, programs::LOAD_ADDRESS as u16)
+        .map_err(|e| e.to_string())?;
     // warm up: decode the blocks
     m.run(100_000).map_err(|e| e.to_string())?;
     let before = m.instruction_count();
@@ -136,6 +158,9 @@ fn bench(args: &[String]) -> Result<ExitCode, String> {
     println!("instructions: {done}");
     println!("seconds: {secs:.3}");
     println!("MIPS: {:.1}", done as f64 / secs / 1e6);
-    println!("blocks: {} decoded, {} cache hits", stats.decoded, stats.hits);
+    println!(
+        "blocks: {} decoded, {} cache hits",
+        stats.decoded, stats.hits
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -24,7 +24,11 @@ fn random_bytes_as_code_never_panic() {
     let mut machines = 0;
     while total < 5_000_000 {
         machines += 1;
-        let mut m = Machine::new(MachineConfig { ram_size: 2 << 20, ..MachineConfig::default() }).unwrap();
+        let mut m = Machine::new(MachineConfig {
+            ram_size: 2 << 20,
+            ..MachineConfig::default()
+        })
+        .unwrap();
         let mut ram = vec![0u8; 2 << 20];
         for chunk in ram.chunks_mut(8) {
             chunk.copy_from_slice(&rng.next().to_le_bytes()[..chunk.len()]);

@@ -7,9 +7,11 @@ use std::path::PathBuf;
 
 #[test]
 fn singlestep_80286_real_mode_vectors() {
-    let dir = std::env::var_os("VX86_SINGLESTEP_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/singlestep-80286")
-    });
+    let dir = std::env::var_os("VX86_SINGLESTEP_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/singlestep-80286")
+        });
     let mut failures = Vec::new();
     let totals = vx86_tests::singlestep::run_dir(&dir, |r| {
         for f in r.failures.iter().take(5) {
@@ -17,11 +19,23 @@ fn singlestep_80286_real_mode_vectors() {
         }
     })
     .unwrap_or_else(|e| panic!("cannot run the vectors in {}: {e}", dir.display()));
-    println!("{} passed, {} failed, {} skipped", totals.passed, totals.failed, totals.skipped);
+    println!(
+        "{} passed, {} failed, {} skipped",
+        totals.passed, totals.failed, totals.skipped
+    );
     let all = totals.passed + totals.failed + totals.skipped;
     // Every non-skipped vector passes today: any failure is a regression.
-    assert_eq!(totals.failed, 0, "failing vectors (first 5 per file):\n{}", failures.join("\n"));
+    assert_eq!(
+        totals.failed,
+        0,
+        "failing vectors (first 5 per file):\n{}",
+        failures.join("\n")
+    );
     // Skips (documented 286-vs-386 differences) stay at most 1 % of the vectors.
-    assert!(totals.skipped * 100 <= all, "{} of {all} vectors skipped", totals.skipped);
+    assert!(
+        totals.skipped * 100 <= all,
+        "{} of {all} vectors skipped",
+        totals.skipped
+    );
     assert!(totals.passed > 0);
 }

@@ -115,6 +115,19 @@ impl Cpu {
         }
     }
 
+    /// Reads a far pointer (an `S`-byte offset, then a 16-bit selector) from the memory operand:
+    /// m16:16 or m16:32. Returns (selector, offset).
+    pub(crate) fn read_far_pointer<const S: usize>(
+        &mut self,
+        bus: &mut Bus,
+        u: &Uop,
+    ) -> Result<(u16, u32), Exception> {
+        let off = self.ea(&u.mem);
+        let ptr = self.read_mem::<S>(bus, u.mem.seg, off)?;
+        let sel = self.read_mem::<2>(bus, u.mem.seg, u.mem.offset_after(off, S as u32))?;
+        Ok((sel as u16, ptr))
+    }
+
     /// Whether the stack is 32-bit (SS.B).
     #[inline(always)]
     pub(crate) fn stack32(&self) -> bool {

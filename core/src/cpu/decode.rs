@@ -329,8 +329,8 @@ fn translate(ins: &Instruction, p: &Prefixes) -> (Uop, bool) {
         M::Sar => sz!(s0, shift::shift, shift::SAR),
         M::Shld => sz2!(s0, shift::double_shift, true),
         M::Shrd => sz2!(s0, shift::double_shift, false),
-        M::Daa => bcd::daa,
-        M::Das => bcd::das,
+        M::Daa => bcd::daa_das::<false>,
+        M::Das => bcd::daa_das::<true>,
         M::Aaa => bcd::aaa_aas::<false>,
         M::Aas => bcd::aaa_aas::<true>,
         M::Aam => bcd::aam,
@@ -539,45 +539,10 @@ fn translate(ins: &Instruction, p: &Prefixes) -> (Uop, bool) {
             None => match cc(m) {
                 Some(c) => {
                     u.imm2 = c as u32;
-                    match m {
-                        M::Seto
-                        | M::Setno
-                        | M::Setb
-                        | M::Setae
-                        | M::Sete
-                        | M::Setne
-                        | M::Setbe
-                        | M::Seta
-                        | M::Sets
-                        | M::Setns
-                        | M::Setp
-                        | M::Setnp
-                        | M::Setl
-                        | M::Setge
-                        | M::Setle
-                        | M::Setg => data::setcc,
-                        M::Jo
-                        | M::Jno
-                        | M::Jb
-                        | M::Jae
-                        | M::Je
-                        | M::Jne
-                        | M::Jbe
-                        | M::Ja
-                        | M::Js
-                        | M::Jns
-                        | M::Jp
-                        | M::Jnp
-                        | M::Jl
-                        | M::Jge
-                        | M::Jle
-                        | M::Jg => {
-                            if ins.op_kind(0) == OpKind::NearBranch32 {
-                                control::jcc::<4>
-                            } else {
-                                control::jcc::<2>
-                            }
-                        }
+                    match ins.op_kind(0) {
+                        OpKind::NearBranch16 => control::jcc::<2>,
+                        OpKind::NearBranch32 => control::jcc::<4>,
+                        _ if ins.op_count() == 1 => data::setcc,
                         _ => sz2!(s0, data::cmov),
                     }
                 }

@@ -122,54 +122,44 @@ impl Cpu {
         }
     }
 
+    /// A flag from `eflags` when no lazy result is pending, else computed by `lazy`.
+    #[inline(always)]
+    fn flag_or_lazy(&self, bit: u32, lazy: impl Fn(&LazyFlags) -> bool) -> bool {
+        if self.lazy.kind == LazyKind::None {
+            self.s.eflags & bit != 0
+        } else {
+            lazy(&self.lazy)
+        }
+    }
+
     /// Zero flag.
     #[inline(always)]
     pub(crate) fn zf(&self) -> bool {
-        if self.lazy.kind == LazyKind::None {
-            self.s.eflags & flag::ZF != 0
-        } else {
-            self.lazy.zf()
-        }
+        self.flag_or_lazy(flag::ZF, LazyFlags::zf)
     }
 
     /// Sign flag.
     #[inline(always)]
     pub(crate) fn sf(&self) -> bool {
-        if self.lazy.kind == LazyKind::None {
-            self.s.eflags & flag::SF != 0
-        } else {
-            self.lazy.sf()
-        }
+        self.flag_or_lazy(flag::SF, LazyFlags::sf)
     }
 
     /// Overflow flag.
     #[inline(always)]
     pub(crate) fn of(&self) -> bool {
-        if self.lazy.kind == LazyKind::None {
-            self.s.eflags & flag::OF != 0
-        } else {
-            self.lazy.of()
-        }
+        self.flag_or_lazy(flag::OF, LazyFlags::of)
     }
 
     /// Parity flag.
     #[inline(always)]
     pub(crate) fn pf(&self) -> bool {
-        if self.lazy.kind == LazyKind::None {
-            self.s.eflags & flag::PF != 0
-        } else {
-            self.lazy.pf()
-        }
+        self.flag_or_lazy(flag::PF, LazyFlags::pf)
     }
 
     /// Auxiliary-carry flag.
     #[inline(always)]
     pub(crate) fn af(&self) -> bool {
-        if self.lazy.kind == LazyKind::None {
-            self.s.eflags & flag::AF != 0
-        } else {
-            self.lazy.af()
-        }
+        self.flag_or_lazy(flag::AF, LazyFlags::af)
     }
 
     /// Evaluates condition code `cc` (the low nibble of Jcc/SETcc/CMOVcc opcodes:

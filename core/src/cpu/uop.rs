@@ -43,6 +43,20 @@ pub struct MemRef {
     pub addr32: bool,
 }
 
+impl MemRef {
+    /// The offset `delta` bytes after `off`, wrapped to the address size (the second part of a
+    /// far pointer, a descriptor-table pseudo-descriptor or a BOUND pair).
+    #[inline]
+    pub fn offset_after(&self, off: u32, delta: u32) -> u32 {
+        let v = off.wrapping_add(delta);
+        if self.addr32 {
+            v
+        } else {
+            v & 0xFFFF
+        }
+    }
+}
+
 impl Default for MemRef {
     fn default() -> Self {
         Self {

@@ -17,44 +17,28 @@ fn szp(v: u8) -> u32 {
         | (parity(v as u32) as u32) * flag::PF
 }
 
-/// DAA: decimal adjust AL after addition.
-pub(crate) fn daa(cpu: &mut Cpu, _: &mut Bus, _: &Uop) -> R {
+/// DAA (`SUB = false`) and DAS (`SUB = true`): decimal adjust AL after addition/subtraction.
+pub(crate) fn daa_das<const SUB: bool>(cpu: &mut Cpu, _: &mut Bus, _: &Uop) -> R {
     let old_al = cpu.reg::<1>(EAX) as u8;
     let old_cf = cpu.cf();
+    let adjust = |v: u8, by: u8| {
+        if SUB {
+            v.wrapping_sub(by)
+        } else {
+            v.wrapping_add(by)
+        }
+    };
     let mut al = old_al;
     let mut cf = false;
     let mut af = false;
     if old_al & 0x0F > 9 || cpu.af() {
-        al = al.wrapping_add(6);
-        cf = old_cf || old_al > 0xF9;
+        al = adjust(al, 6);
+        // the carry/borrow out of the low adjustment
+        cf = old_cf || if SUB { old_al < 6 } else { old_al > 0xF9 };
         af = true;
     }
     if old_al > 0x99 || old_cf {
-        al = al.wrapping_add(0x60);
-        cf = true;
-    }
-    cpu.set_reg::<1>(EAX, al as u32);
-    cpu.set_arith_flags(
-        flag::ARITH,
-        szp(al) | (cf as u32) * flag::CF | (af as u32) * flag::AF,
-    );
-    Ok(())
-}
-
-/// DAS: decimal adjust AL after subtraction.
-pub(crate) fn das(cpu: &mut Cpu, _: &mut Bus, _: &Uop) -> R {
-    let old_al = cpu.reg::<1>(EAX) as u8;
-    let old_cf = cpu.cf();
-    let mut al = old_al;
-    let mut cf = false;
-    let mut af = false;
-    if old_al & 0x0F > 9 || cpu.af() {
-        al = al.wrapping_sub(6);
-        cf = old_cf || old_al < 6;
-        af = true;
-    }
-    if old_al > 0x99 || old_cf {
-        al = al.wrapping_sub(0x60);
+        al = adjust(al, 0x60);
         cf = true;
     }
     cpu.set_reg::<1>(EAX, al as u32);

@@ -60,23 +60,6 @@ pub(crate) fn jmp_near<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) ->
     cpu.jump_near(t)
 }
 
-/// Reads an `S`-byte offset and a 16-bit selector from the memory operand (m16:16 / m16:32).
-fn far_pointer<const S: usize>(
-    cpu: &mut Cpu,
-    bus: &mut Bus,
-    u: &Uop,
-) -> Result<(u16, u32), Exception> {
-    let off = cpu.ea(&u.mem);
-    let ip = cpu.read_mem::<S>(bus, u.mem.seg, off)?;
-    let next = if u.mem.addr32 {
-        off.wrapping_add(S as u32)
-    } else {
-        off.wrapping_add(S as u32) & 0xFFFF
-    };
-    let sel = cpu.read_mem::<2>(bus, u.mem.seg, next)? as u16;
-    Ok((sel, ip))
-}
-
 /// JMP ptr16:16/32 (`imm` = offset, `imm2` = selector).
 pub(crate) fn jmp_far<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
     cpu.jump_far(bus, u.imm2 as u16, u.imm & mask::<S>())
@@ -84,7 +67,7 @@ pub(crate) fn jmp_far<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> 
 
 /// JMP m16:16/32.
 pub(crate) fn jmp_far_mem<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
-    let (sel, ip) = far_pointer::<S>(cpu, bus, u)?;
+    let (sel, ip) = cpu.read_far_pointer::<S>(bus, u)?;
     cpu.jump_far(bus, sel, ip)
 }
 
@@ -131,7 +114,7 @@ pub(crate) fn call_far<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) ->
 
 /// CALL m16:16/32.
 pub(crate) fn call_far_mem<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
-    let (sel, ip) = far_pointer::<S>(cpu, bus, u)?;
+    let (sel, ip) = cpu.read_far_pointer::<S>(bus, u)?;
     call_far_to::<S>(cpu, bus, sel, ip)
 }
 
@@ -228,11 +211,7 @@ pub(crate) fn iret<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, _: &Uop) -> R {
 /// BOUND r, m: #BR unless lower <= r <= upper (signed).
 pub(crate) fn bound<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
     let off = cpu.ea(&u.mem);
-    let next = if u.mem.addr32 {
-        off.wrapping_add(S as u32)
-    } else {
-        off.wrapping_add(S as u32) & 0xFFFF
-    };
+    let next = u.mem.offset_after(off, S as u32);
     let lo = sext::<S>(cpu.read_mem::<S>(bus, u.mem.seg, off)?) as i32;
     let hi = sext::<S>(cpu.read_mem::<S>(bus, u.mem.seg, next)?) as i32;
     let v = match u.dst {

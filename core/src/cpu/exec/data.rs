@@ -65,15 +65,8 @@ pub(crate) fn lea<const S: usize>(cpu: &mut Cpu, _: &mut Bus, u: &Uop) -> R {
 
 /// LDS/LES/LSS/LFS/LGS r, m16:16/m16:32 (`imm2` = segment).
 pub(crate) fn load_far_pointer<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
-    let off = cpu.ea(&u.mem);
-    let ptr = cpu.read_mem::<S>(bus, u.mem.seg, off)?;
-    let next = if u.mem.addr32 {
-        off.wrapping_add(S as u32)
-    } else {
-        off.wrapping_add(S as u32) & 0xFFFF
-    };
-    let sel = cpu.read_mem::<2>(bus, u.mem.seg, next)?;
-    cpu.load_seg(bus, SegReg::ALL[u.imm2 as usize % 6], sel as u16)?;
+    let (sel, ptr) = cpu.read_far_pointer::<S>(bus, u)?;
+    cpu.load_seg(bus, SegReg::ALL[u.imm2 as usize % 6], sel)?;
     if let Opnd::Reg(r) = u.dst {
         cpu.set_reg::<S>(r, ptr);
     }
@@ -155,11 +148,7 @@ pub(crate) fn cmpxchg<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> 
 /// EDX:EAX = m64, ZF = 0 (other flags unchanged).
 pub(crate) fn cmpxchg8b(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
     let off = cpu.ea(&u.mem);
-    let hi_off = if u.mem.addr32 {
-        off.wrapping_add(4)
-    } else {
-        off.wrapping_add(4) & 0xFFFF
-    };
+    let hi_off = u.mem.offset_after(off, 4);
     let lo = cpu.read_mem::<4>(bus, u.mem.seg, off)?;
     let hi = cpu.read_mem::<4>(bus, u.mem.seg, hi_off)?;
     let equal = lo == cpu.reg::<4>(EAX) && hi == cpu.reg::<4>(EDX);

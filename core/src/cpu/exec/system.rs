@@ -127,11 +127,7 @@ pub(crate) fn wrmsr(cpu: &mut Cpu, _: &mut Bus, _: &Uop) -> R {
 pub(crate) fn load_table<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
     let off = cpu.ea(&u.mem);
     let limit = cpu.read_mem::<2>(bus, u.mem.seg, off)? as u16;
-    let next = if u.mem.addr32 {
-        off.wrapping_add(2)
-    } else {
-        off.wrapping_add(2) & 0xFFFF
-    };
+    let next = u.mem.offset_after(off, 2);
     let mut base = cpu.read_mem::<4>(bus, u.mem.seg, next)?;
     if S == 2 {
         base &= 0x00FF_FFFF;
@@ -150,11 +146,7 @@ pub(crate) fn load_table<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) 
 pub(crate) fn store_table(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
     let t = if u.imm2 == 0 { cpu.s.gdtr } else { cpu.s.idtr };
     let off = cpu.ea(&u.mem);
-    let next = if u.mem.addr32 {
-        off.wrapping_add(2)
-    } else {
-        off.wrapping_add(2) & 0xFFFF
-    };
+    let next = u.mem.offset_after(off, 2);
     cpu.linear(u.mem.seg, off, 2)?;
     cpu.linear(u.mem.seg, next, 4)?;
     cpu.write_mem::<2>(bus, u.mem.seg, off, t.limit as u32)?;
