@@ -14,6 +14,7 @@ pub mod devices;
 pub mod error;
 pub mod machine;
 pub mod memory;
+pub mod mmu;
 
 pub use cpu::{CpuState, Exception, SegReg, Segment};
 pub use error::VmError;
