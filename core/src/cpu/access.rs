@@ -1,14 +1,15 @@
 //! Memory access through segments (SDM vol. 3A, 3.4 and 5.3 "Limit checking"): effective
-//! address computation, limit checks, stack pushes and pops, and segment-register loads.
+//! address computation, the per-segment bounds check, operand loads/stores, stack pushes and
+//! pops.
 //!
 //! Real mode uses the cached base and limit of each segment register (so "unreal" limits set
-//! up elsewhere keep working); a reference past the limit raises #GP(0), or #SS(0) through SS.
-//! Protected-mode type/privilege checks and paging come with the protected-mode issue: the
-//! linear address is the physical address (before the A20 mask) today.
+//! up elsewhere keep working). In protected mode the bounds also encode the segment type
+//! (read-only data, execute-only code, expand-down, null). A reference outside them raises
+//! #GP(0), or #SS(0) through SS. The linear address then goes through the MMU (`linear.rs`).
 
 use super::exception::Exception;
 use super::regs::mask;
-use super::state::{reg, SegReg, Segment};
+use super::state::{reg, SegReg};
 use super::uop::{MemRef, Opnd, Uop, NO_REG};
 use super::Cpu;
 use crate::bus::Bus;
@@ -31,18 +32,27 @@ impl Cpu {
         }
     }
 
-    /// Checks an `n`-byte access at `off` in segment `seg` and returns its linear address.
+    /// Checks an `n`-byte read (or write) at `off` in segment `seg` and returns its linear
+    /// address.
     #[inline(always)]
-    pub(crate) fn linear(&self, seg: u8, off: u32, n: u32) -> Result<u32, Exception> {
-        let s = &self.s.segs[seg as usize % 6];
-        if off > s.limit || s.limit - off < n - 1 {
+    pub(crate) fn linear(&self, seg: u8, off: u32, n: u32, write: bool) -> Result<u32, Exception> {
+        let b = &self.bounds[seg as usize % 6];
+        let (lo, hi) = if write { b.write } else { b.read };
+        if off < lo || off > hi || hi - off < n - 1 {
             return Err(if seg == SegReg::Ss as u8 {
                 Exception::StackFault(0)
             } else {
                 Exception::GeneralProtection(0)
             });
         }
-        Ok(s.base.wrapping_add(off))
+        Ok(self.s.segs[seg as usize % 6].base.wrapping_add(off))
+    }
+
+    /// Checks that an `n`-byte write at `seg:off` would succeed (segment and page), without
+    /// writing.
+    pub(crate) fn check_write(&mut self, bus: &mut Bus, seg: u8, off: u32, n: u32) -> Result<(), Exception> {
+        let lin = self.linear(seg, off, n, true)?;
+        self.probe_write(bus, lin, n, self.cpl == 3)
     }
 
     /// Reads `S` bytes at `seg:off`.
@@ -53,8 +63,8 @@ impl Cpu {
         seg: u8,
         off: u32,
     ) -> Result<u32, Exception> {
-        let lin = self.linear(seg, off, S as u32)?;
-        Ok(bus.read::<S>(lin))
+        let lin = self.linear(seg, off, S as u32, false)?;
+        self.read_lin::<S>(bus, lin, self.cpl == 3)
     }
 
     /// Writes `S` bytes at `seg:off`.
@@ -66,12 +76,8 @@ impl Cpu {
         off: u32,
         v: u32,
     ) -> Result<(), Exception> {
-        let lin = self.linear(seg, off, S as u32)?;
-        bus.write::<S>(lin, v);
-        if bus.mem.take_code_written() {
-            self.stop_block = true;
-        }
-        Ok(())
+        let lin = self.linear(seg, off, S as u32, true)?;
+        self.write_lin::<S>(bus, lin, v, self.cpl == 3)
     }
 
     /// Reads an operand of width `S` (register, memory or immediate).
@@ -192,28 +198,5 @@ impl Cpu {
     ) -> Result<u32, Exception> {
         let off = self.sp_offset(delta);
         self.read_mem::<S>(bus, SegReg::Ss as u8, off)
-    }
-
-    /// Loads a segment register with `selector` (real-mode semantics: base = selector × 16;
-    /// limit and attributes other than the code/data type are kept, as on a 386+).
-    pub(crate) fn load_seg(
-        &mut self,
-        bus: &mut Bus,
-        seg: SegReg,
-        selector: u16,
-    ) -> Result<(), Exception> {
-        if self.protected_mode() {
-            return Err(self.unsupported(
-                bus,
-                "protected-mode segment loads arrive with the protected-mode issue",
-            ));
-        }
-        let s: &mut Segment = &mut self.s.segs[seg as usize];
-        s.selector = selector;
-        s.base = (selector as u32) << 4;
-        if seg == SegReg::Ss || seg == SegReg::Cs {
-            self.stop_block = true;
-        }
-        Ok(())
     }
 }

@@ -9,6 +9,7 @@ use super::decode::{decode, Decoded, MAX_INSN_LEN};
 use super::exception::Exception;
 use super::state::SegReg;
 use super::uop::Uop;
+use crate::mmu::Access;
 use super::Cpu;
 use crate::bus::Bus;
 use crate::memory::{PAGE_HOLE, PAGE_MMIO, PAGE_SHIFT};
@@ -87,7 +88,14 @@ impl BlockCache {
     #[inline]
     pub(crate) fn fetch<'a>(&'a mut self, cpu: &mut Cpu, bus: &mut Bus) -> Fetch<'a> {
         let cs = cpu.s.segs[SegReg::Cs as usize];
-        let phys = cs.base.wrapping_add(cpu.s.eip) & bus.a20_mask;
+        if cpu.s.eip > cs.limit {
+            return Fetch::Fault(Exception::GeneralProtection(0));
+        }
+        let lin = cs.base.wrapping_add(cpu.s.eip);
+        let phys = match cpu.phys(bus, lin, Access::Execute, cpu.cpl == 3) {
+            Ok(p) => p & bus.a20_mask,
+            Err(e) => return Fetch::Fault(e),
+        };
         let key = phys as u64 | ((cs.is_32() as u64) << 32);
         let i = Self::slot(phys);
         let valid = match &self.slots[i] {
@@ -122,28 +130,50 @@ impl BlockCache {
     }
 }
 
-/// Fetches up to 15 bytes at CS:`eip`, stopping at the segment limit. Returns the bytes, how
-/// many there are, and whether all of them came from plain RAM.
-fn fetch_window(cpu: &Cpu, bus: &mut Bus, eip: u32) -> ([u8; MAX_INSN_LEN], usize, bool) {
+/// The bytes of one instruction's fetch window.
+struct Window {
+    bytes: [u8; MAX_INSN_LEN],
+    /// How many bytes could be fetched (the segment limit or a fault stops the window).
+    len: usize,
+    /// All bytes came from plain RAM.
+    plain: bool,
+    /// Why the window stopped early, if a translation faulted.
+    fault: Option<Exception>,
+}
+
+/// Fetches up to 15 bytes at CS:`eip`, stopping at the segment limit or at a page that
+/// cannot be executed.
+fn fetch_window(cpu: &mut Cpu, bus: &mut Bus, eip: u32) -> Window {
     let cs = cpu.s.segs[SegReg::Cs as usize];
-    let mut buf = [0u8; MAX_INSN_LEN];
-    let mut n = 0;
-    let mut plain = true;
-    while n < MAX_INSN_LEN {
-        let off = eip as u64 + n as u64;
+    let mut w = Window { bytes: [0; MAX_INSN_LEN], len: 0, plain: true, fault: None };
+    let mut frame: Option<(u32, u32)> = None; // (linear page, physical page) last translated
+    while w.len < MAX_INSN_LEN {
+        let off = eip as u64 + w.len as u64;
         if off > cs.limit as u64 {
             break;
         }
-        let phys = cs.base.wrapping_add(off as u32) & bus.a20_mask;
-        if (phys as usize) >= bus.mem.size()
-            || bus.mem.page_attr(phys) & (PAGE_HOLE | PAGE_MMIO) != 0
-        {
-            plain = false;
+        let lin = cs.base.wrapping_add(off as u32);
+        let page = match frame {
+            Some((l, p)) if l == lin & !0xFFF => p,
+            _ => match cpu.phys(bus, lin & !0xFFF, Access::Execute, cpu.cpl == 3) {
+                Ok(p) => {
+                    frame = Some((lin & !0xFFF, p));
+                    p
+                }
+                Err(e) => {
+                    w.fault = Some(e);
+                    break;
+                }
+            },
+        };
+        let phys = (page | (lin & 0xFFF)) & bus.a20_mask;
+        if (phys as usize) >= bus.mem.size() || bus.mem.page_attr(phys) & (PAGE_HOLE | PAGE_MMIO) != 0 {
+            w.plain = false;
         }
-        buf[n] = bus.read_u8(phys);
-        n += 1;
+        w.bytes[w.len] = bus.read_u8(phys);
+        w.len += 1;
     }
-    (buf, n, plain)
+    w
 }
 
 /// Decodes a block at CS:EIP. The second value says whether it may be cached.
@@ -156,29 +186,43 @@ fn build(cpu: &mut Cpu, bus: &mut Bus, key: u64) -> Result<(Block, bool), Except
     let mut uops = Vec::with_capacity(16);
     let mut last_byte_phys = start_phys;
     let mut cacheable = true;
+    let paging = cpu.mmu.enabled;
+    let start_lin = cs.base.wrapping_add(cpu.s.eip);
     loop {
-        let (bytes, n, plain) = fetch_window(cpu, bus, eip);
-        let near_limit = n < MAX_INSN_LEN;
-        if !uops.is_empty() && (near_limit || !plain) {
+        let w = fetch_window(cpu, bus, eip);
+        let near_limit = w.len < MAX_INSN_LEN;
+        if !uops.is_empty() && (near_limit || !w.plain) {
             break; // decode such an instruction as the first of its own (uncached) block
         }
-        let (uop, ends) = match decode(&bytes[..n], bitness, eip) {
+        let (uop, ends) = match decode(&w.bytes[..w.len], bitness, eip) {
             Decoded::Op(u, e) => (u, e),
-            Decoded::Truncated if uops.is_empty() => return Err(Exception::GeneralProtection(0)),
+            Decoded::Truncated if uops.is_empty() => {
+                return Err(w.fault.unwrap_or(Exception::GeneralProtection(0)));
+            }
             Decoded::Truncated => break,
         };
-        if near_limit || !plain {
+        let lin_start = cs.base.wrapping_add(eip);
+        let lin_end = lin_start.wrapping_add(uop.len as u32 - 1);
+        let crosses = lin_start >> PAGE_SHIFT != lin_end >> PAGE_SHIFT;
+        if crosses && paging {
+            // Its bytes come from two translations: only ever run it from an uncached block.
+            if !uops.is_empty() {
+                break;
+            }
             cacheable = false;
         }
-        let end_phys = cs.base.wrapping_add(eip).wrapping_add(uop.len as u32 - 1) & bus.a20_mask;
+        if near_limit || !w.plain {
+            cacheable = false;
+        }
+        let end_phys = start_phys.wrapping_add(lin_end.wrapping_sub(start_lin)) & bus.a20_mask;
         if !uops.is_empty() && end_phys >> PAGE_SHIFT != start_page {
             break; // keep blocks within their first page (the last one may spill over)
         }
         last_byte_phys = end_phys;
         eip = eip.wrapping_add(uop.len as u32);
         uops.push(uop);
-        let next_phys = cs.base.wrapping_add(eip) & bus.a20_mask;
-        if ends || uops.len() >= MAX_BLOCK_INSNS || next_phys >> PAGE_SHIFT != start_page {
+        let next_phys = start_phys.wrapping_add(eip.wrapping_sub(cpu.s.eip)) & bus.a20_mask;
+        if ends || crosses || uops.len() >= MAX_BLOCK_INSNS || next_phys >> PAGE_SHIFT != start_page {
             break;
         }
     }

@@ -9,13 +9,17 @@
 
 mod access;
 mod block;
+mod control;
 mod cpuid;
 mod decode;
+mod descriptor;
 mod exception;
 mod exec;
 mod flags;
 mod interrupt;
+mod linear;
 mod regs;
+mod segment;
 mod state;
 mod uop;
 
@@ -24,7 +28,8 @@ pub use block::{BlockCache, BlockStats};
 pub use exception::Exception;
 pub use flags::{LazyFlags, LazyKind};
 pub(crate) use interrupt::DeliveryFailure;
-pub use state::{attr, cr0, flag, reg, CpuState, SegReg, Segment, TableReg};
+pub use descriptor::Descriptor;
+pub use state::{attr, cr0, cr4, efer, flag, reg, CpuState, Msrs, SegReg, Segment, TableReg};
 
 use crate::bus::Bus;
 use crate::VmError;
@@ -36,6 +41,12 @@ pub struct Cpu {
     pub(crate) s: CpuState,
     /// Pending arithmetic flags.
     pub(crate) lazy: LazyFlags,
+    /// Current privilege level (derived: see `refresh_mode`).
+    pub(crate) cpl: u8,
+    /// Access bounds of each segment register (derived from the caches and the mode).
+    pub(crate) bounds: [segment::Bounds; 6],
+    /// Paging and the TLB.
+    pub(crate) mmu: crate::mmu::Mmu,
     /// Instructions retired since power-on (each REP iteration counts as one).
     pub(crate) icount: u64,
     /// REP iterations the current instruction may still perform in this run slice.
@@ -56,9 +67,12 @@ pub struct Cpu {
 impl Cpu {
     /// A CPU in the given state.
     pub fn new(state: CpuState) -> Self {
-        Self {
+        let mut cpu = Self {
             s: state,
             lazy: LazyFlags::default(),
+            cpl: 0,
+            bounds: [segment::Bounds { read: (0, 0xFFFF), write: (0, 0xFFFF) }; 6],
+            mmu: crate::mmu::Mmu::default(),
             icount: 0,
             rep_budget: 0,
             extra_retired: 0,
@@ -66,7 +80,9 @@ impl Cpu {
             insn_eip: state.eip,
             shutdown: false,
             unsupported: None,
-        }
+        };
+        cpu.set_state(state);
+        cpu
     }
 
     /// The architectural state with EFLAGS materialised.
@@ -81,6 +97,8 @@ impl Cpu {
         self.s = s;
         self.s.eflags = (s.eflags | flag::FIXED1) & !(1 << 3 | 1 << 5 | 1 << 15 | 0xFFC0_0000);
         self.lazy.kind = LazyKind::None;
+        self.sync_paging();
+        self.refresh_mode();
     }
 
     /// Instructions retired since power-on.
@@ -125,6 +143,16 @@ impl Cpu {
             reason,
         });
         Exception::Unsupported
+    }
+
+    /// #GP(0) unless CPL is 0 (privileged instructions; V86 mode runs at CPL 3).
+    #[inline]
+    pub(crate) fn require_cpl0(&self) -> Result<(), Exception> {
+        if self.cpl == 0 {
+            Ok(())
+        } else {
+            Err(Exception::GeneralProtection(0))
+        }
     }
 
     /// Decoder bitness for the current code segment.

@@ -157,6 +157,24 @@ pub mod flag {
     pub const ARITH: u32 = CF | PF | AF | ZF | SF | OF;
 }
 
+/// CR4 bits.
+pub mod cr4 {
+    /// Time-stamp disable (RDTSC at CPL > 0 faults).
+    pub const TSD: u32 = 1 << 2;
+    /// 4 MiB pages in 32-bit paging.
+    pub const PSE: u32 = 1 << 4;
+    /// PAE paging.
+    pub const PAE: u32 = 1 << 5;
+    /// Global pages.
+    pub const PGE: u32 = 1 << 7;
+}
+
+/// EFER bits.
+pub mod efer {
+    /// Execute-disable bit enable.
+    pub const NXE: u64 = 1 << 11;
+}
+
 /// CR0 bits.
 pub mod cr0 {
     /// Protection enable.
@@ -183,6 +201,22 @@ pub mod cr0 {
     pub const PG: u32 = 1 << 31;
 }
 
+/// The model-specific registers vx86 keeps (SDM vol. 4). The TSC is derived from the
+/// instruction count (see `CpuState::tsc_offset`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Msrs {
+    /// IA32_SYSENTER_CS (0x174).
+    pub sysenter_cs: u32,
+    /// IA32_SYSENTER_ESP (0x175).
+    pub sysenter_esp: u32,
+    /// IA32_SYSENTER_EIP (0x176).
+    pub sysenter_eip: u32,
+    /// IA32_EFER (0xC000_0080): only NXE (bit 11) is writable.
+    pub efer: u64,
+    /// IA32_PAT (0x277).
+    pub pat: u64,
+}
+
 /// Everything architecturally visible in the CPU (integer part).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CpuState {
@@ -206,7 +240,18 @@ pub struct CpuState {
     pub cr3: u32,
     /// CR4.
     pub cr4: u32,
-    /// Time-stamp counter offset added to the instruction-derived TSC (written by WRMSR later).
+    /// The PAE page-directory-pointer registers, loaded from CR3 when it is written with
+    /// CR4.PAE and CR0.PG set.
+    pub pdpte: [u64; 4],
+    /// LDTR (selector and descriptor cache).
+    pub ldtr: Segment,
+    /// Task register (selector and descriptor cache).
+    pub tr: Segment,
+    /// Debug registers DR0-DR7 (DR4/DR5 alias DR6/DR7).
+    pub dr: [u32; 8],
+    /// Model-specific registers vx86 implements.
+    pub msr: Msrs,
+    /// Time-stamp counter offset added to the instruction-derived TSC (written by WRMSR).
     pub tsc_offset: u64,
     /// Whether the CPU is halted (HLT executed, waiting for an interrupt).
     pub halted: bool,
@@ -237,6 +282,11 @@ impl CpuState {
             cr2: 0,
             cr3: 0,
             cr4: 0,
+            pdpte: [0; 4],
+            ldtr: Segment { selector: 0, base: 0, limit: 0xFFFF, attr: attr::P | 2 },
+            tr: Segment { selector: 0, base: 0, limit: 0xFFFF, attr: attr::P | 11 },
+            dr: [0, 0, 0, 0, 0, 0, 0xFFFF_0FF0, 0x400],
+            msr: Msrs { pat: 0x0007_0406_0007_0406, ..Msrs::default() },
             tsc_offset: 0,
             halted: false,
         }

@@ -25,6 +25,9 @@ impl Cpu {
 
     /// Real-mode far transfer to `selector:offset`.
     pub(crate) fn jump_far(&mut self, bus: &mut Bus, selector: u16, offset: u32) -> R {
+        if self.protected_mode() && self.s.eflags & crate::cpu::state::flag::VM == 0 {
+            return Err(self.unsupported(bus, "protected-mode far transfers are not implemented yet"));
+        }
         if offset > self.s.segs[SegReg::Cs as usize].limit {
             return Err(Exception::GeneralProtection(0));
         }
@@ -93,6 +96,9 @@ pub(crate) fn call_near<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -
 }
 
 fn call_far_to<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, sel: u16, ip: u32) -> R {
+    if cpu.protected_mode() && cpu.s.eflags & crate::cpu::state::flag::VM == 0 {
+        return Err(cpu.unsupported(bus, "protected-mode far transfers are not implemented yet"));
+    }
     if ip > cpu.s.segs[SegReg::Cs as usize].limit {
         return Err(Exception::GeneralProtection(0));
     }

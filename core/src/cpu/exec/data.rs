@@ -157,8 +157,8 @@ pub(crate) fn cmpxchg8b(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
     } else {
         (lo, hi)
     };
-    cpu.linear(u.mem.seg, off, 4)?;
-    cpu.linear(u.mem.seg, hi_off, 4)?;
+    cpu.check_write(bus, u.mem.seg, off, 4)?;
+    cpu.check_write(bus, u.mem.seg, hi_off, 4)?;
     cpu.write_mem::<4>(bus, u.mem.seg, off, new_lo)?;
     cpu.write_mem::<4>(bus, u.mem.seg, hi_off, new_hi)?;
     if !equal {

@@ -141,8 +141,7 @@ fn enter_inner<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
         } else {
             new_sp & 0xFFFF
         };
-        cpu.linear(SegReg::Ss as u8, off, 1)
-            .map_err(|_| Exception::StackFault(0))?;
+        cpu.check_write(bus, SegReg::Ss as u8, off, 1)?;
     }
     cpu.set_reg::<S>(EBP, frame);
     cpu.set_sp(new_sp);

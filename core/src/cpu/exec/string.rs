@@ -160,7 +160,7 @@ pub(crate) fn ins<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
     let step = cpu.df_step::<S>();
     repeat(cpu, bus, u, Until::Count, |cpu, bus, a32| {
         let di = cpu.index(EDI as u8, a32);
-        cpu.linear(ES, di, S as u32)?;
+        cpu.check_write(bus, ES, di, S as u32)?;
         let port = cpu.reg::<2>(EDX) as u16;
         let v = bus.io_in(port, S);
         cpu.write_mem::<S>(bus, ES, di, v)?;

@@ -125,6 +125,7 @@ pub(crate) fn wrmsr(cpu: &mut Cpu, _: &mut Bus, _: &Uop) -> R {
 
 /// LGDT (`imm2` = 0) / LIDT (1): limit and base from m16&32 (24-bit base with a 16-bit operand).
 pub(crate) fn load_table<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
+    cpu.require_cpl0()?;
     let off = cpu.ea(&u.mem);
     let limit = cpu.read_mem::<2>(bus, u.mem.seg, off)? as u16;
     let next = u.mem.offset_after(off, 2);
@@ -147,8 +148,8 @@ pub(crate) fn store_table(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
     let t = if u.imm2 == 0 { cpu.s.gdtr } else { cpu.s.idtr };
     let off = cpu.ea(&u.mem);
     let next = u.mem.offset_after(off, 2);
-    cpu.linear(u.mem.seg, off, 2)?;
-    cpu.linear(u.mem.seg, next, 4)?;
+    cpu.check_write(bus, u.mem.seg, off, 2)?;
+    cpu.check_write(bus, u.mem.seg, next, 4)?;
     cpu.write_mem::<2>(bus, u.mem.seg, off, t.limit as u32)?;
     cpu.write_mem::<4>(bus, u.mem.seg, next, t.base)
 }
@@ -161,57 +162,34 @@ pub(crate) fn smsw<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
 
 /// LMSW r/m16: loads PE, MP, EM, TS; cannot clear PE.
 pub(crate) fn lmsw(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
+    cpu.require_cpl0()?;
     let v = cpu.load::<2>(bus, u, u.dst)?;
     let new = (cpu.s.cr0 & !0xE) | (v & 0xF) | (cpu.s.cr0 & cr0::PE);
-    write_cr0(cpu, bus, new)
+    cpu.write_cr0(bus, new)
 }
-
-/// CR0 bits a MOV may set (besides PE/PG, which need protected mode).
-const CR0_WRITABLE: u32 =
-    cr0::MP | cr0::EM | cr0::TS | cr0::NE | cr0::WP | cr0::AM | cr0::NW | cr0::CD;
-
-fn write_cr0(cpu: &mut Cpu, bus: &mut Bus, v: u32) -> R {
-    if v & cr0::PG != 0 && v & cr0::PE == 0 || v & cr0::NW != 0 && v & cr0::CD == 0 {
-        return Err(Exception::GeneralProtection(0));
-    }
-    if v & (cr0::PE | cr0::PG) != 0 {
-        return Err(cpu.unsupported(bus, UNSUPPORTED_REASONS[2]));
-    }
-    cpu.s.cr0 = (v & CR0_WRITABLE) | cr0::ET;
-    cpu.stop_block = true;
-    Ok(())
-}
-
-/// CR4 bits vx86 accepts today: only TSD (time-stamp disable).
-const CR4_SUPPORTED: u32 = 1 << 2;
 
 /// MOV CRn, r32 (`imm2` = n).
 pub(crate) fn mov_to_cr(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
+    cpu.require_cpl0()?;
     let v = match u.src {
         Opnd::Reg(r) => cpu.reg::<4>(r),
         _ => 0,
     };
     match u.imm2 {
-        0 => write_cr0(cpu, bus, v),
+        0 => cpu.write_cr0(bus, v),
         2 => {
             cpu.s.cr2 = v;
             Ok(())
         }
-        3 => {
-            cpu.s.cr3 = v;
-            Ok(())
-        }
-        4 if v & !CR4_SUPPORTED == 0 => {
-            cpu.s.cr4 = v;
-            Ok(())
-        }
-        4 => Err(Exception::GeneralProtection(0)),
+        3 => cpu.write_cr3(bus, v),
+        4 => cpu.write_cr4(bus, v),
         _ => Err(Exception::InvalidOpcode),
     }
 }
 
 /// MOV r32, CRn (`imm2` = n).
 pub(crate) fn mov_from_cr(cpu: &mut Cpu, _: &mut Bus, u: &Uop) -> R {
+    cpu.require_cpl0()?;
     let v = match u.imm2 {
         0 => cpu.s.cr0,
         2 => cpu.s.cr2,
@@ -227,6 +205,7 @@ pub(crate) fn mov_from_cr(cpu: &mut Cpu, _: &mut Bus, u: &Uop) -> R {
 
 /// CLTS: clears CR0.TS.
 pub(crate) fn clts(cpu: &mut Cpu, _: &mut Bus, _: &Uop) -> R {
+    cpu.require_cpl0()?;
     cpu.s.cr0 &= !cr0::TS;
     Ok(())
 }
