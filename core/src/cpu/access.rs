@@ -50,7 +50,13 @@ impl Cpu {
 
     /// Checks that an `n`-byte write at `seg:off` would succeed (segment and page), without
     /// writing.
-    pub(crate) fn check_write(&mut self, bus: &mut Bus, seg: u8, off: u32, n: u32) -> Result<(), Exception> {
+    pub(crate) fn check_write(
+        &mut self,
+        bus: &mut Bus,
+        seg: u8,
+        off: u32,
+        n: u32,
+    ) -> Result<(), Exception> {
         let lin = self.linear(seg, off, n, true)?;
         self.probe_write(bus, lin, n, self.cpl == 3)
     }

@@ -9,10 +9,10 @@ use super::decode::{decode, Decoded, MAX_INSN_LEN};
 use super::exception::Exception;
 use super::state::SegReg;
 use super::uop::Uop;
-use crate::mmu::Access;
 use super::Cpu;
 use crate::bus::Bus;
 use crate::memory::{PAGE_HOLE, PAGE_MMIO, PAGE_SHIFT};
+use crate::mmu::Access;
 
 /// Most instructions in one block.
 const MAX_BLOCK_INSNS: usize = 64;
@@ -145,7 +145,12 @@ struct Window {
 /// cannot be executed.
 fn fetch_window(cpu: &mut Cpu, bus: &mut Bus, eip: u32) -> Window {
     let cs = cpu.s.segs[SegReg::Cs as usize];
-    let mut w = Window { bytes: [0; MAX_INSN_LEN], len: 0, plain: true, fault: None };
+    let mut w = Window {
+        bytes: [0; MAX_INSN_LEN],
+        len: 0,
+        plain: true,
+        fault: None,
+    };
     let mut frame: Option<(u32, u32)> = None; // (linear page, physical page) last translated
     while w.len < MAX_INSN_LEN {
         let off = eip as u64 + w.len as u64;
@@ -167,7 +172,9 @@ fn fetch_window(cpu: &mut Cpu, bus: &mut Bus, eip: u32) -> Window {
             },
         };
         let phys = (page | (lin & 0xFFF)) & bus.a20_mask;
-        if (phys as usize) >= bus.mem.size() || bus.mem.page_attr(phys) & (PAGE_HOLE | PAGE_MMIO) != 0 {
+        if (phys as usize) >= bus.mem.size()
+            || bus.mem.page_attr(phys) & (PAGE_HOLE | PAGE_MMIO) != 0
+        {
             w.plain = false;
         }
         w.bytes[w.len] = bus.read_u8(phys);
@@ -222,7 +229,8 @@ fn build(cpu: &mut Cpu, bus: &mut Bus, key: u64) -> Result<(Block, bool), Except
         eip = eip.wrapping_add(uop.len as u32);
         uops.push(uop);
         let next_phys = start_phys.wrapping_add(eip.wrapping_sub(cpu.s.eip)) & bus.a20_mask;
-        if ends || crosses || uops.len() >= MAX_BLOCK_INSNS || next_phys >> PAGE_SHIFT != start_page {
+        if ends || crosses || uops.len() >= MAX_BLOCK_INSNS || next_phys >> PAGE_SHIFT != start_page
+        {
             break;
         }
     }

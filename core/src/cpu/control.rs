@@ -12,8 +12,16 @@ use crate::bus::Bus;
 use crate::mmu::walk::{pdpte_reserved, PagingMode};
 
 /// CR0 bits a MOV may change (ET is hard-wired to 1).
-const CR0_WRITABLE: u32 =
-    cr0::PE | cr0::MP | cr0::EM | cr0::TS | cr0::NE | cr0::WP | cr0::AM | cr0::NW | cr0::CD | cr0::PG;
+const CR0_WRITABLE: u32 = cr0::PE
+    | cr0::MP
+    | cr0::EM
+    | cr0::TS
+    | cr0::NE
+    | cr0::WP
+    | cr0::AM
+    | cr0::NW
+    | cr0::CD
+    | cr0::PG;
 /// CR4 bits vx86 implements.
 pub(crate) const CR4_SUPPORTED: u32 = cr4::TSD | cr4::PSE | cr4::PAE | cr4::PGE;
 /// EFER bits vx86 implements.

@@ -1,6 +1,7 @@
 //! CPUID (SDM vol. 2, "CPUID"): vx86 advertises exactly what it implements. Today that is a
-//! family-6 integer core with TSC, MSR (the TSC MSR), CMPXCHG8B and CMOV; no FPU, no paging
-//! extensions, no APIC. Later issues add bits as the features land.
+//! family-6 integer core with TSC, MSRs, CMPXCHG8B, CMOV, SYSENTER/SYSEXIT, PAT and the paging
+//! extensions PSE, PAE, PGE and NX; no FPU, MMX or SSE yet, no APIC. Later issues add bits as
+//! the features land.
 
 /// Vendor string, returned in EBX, EDX, ECX of leaf 0.
 pub const VENDOR: &[u8; 12] = b"VX86 Virtual";
@@ -8,7 +9,7 @@ pub const VENDOR: &[u8; 12] = b"VX86 Virtual";
 /// Highest basic leaf.
 const MAX_BASIC: u32 = 1;
 /// Highest extended leaf.
-const MAX_EXTENDED: u32 = 0x8000_0000;
+const MAX_EXTENDED: u32 = 0x8000_0008;
 
 /// Leaf 1 EDX feature bits.
 pub mod edx {
@@ -18,9 +19,24 @@ pub mod edx {
     pub const MSR: u32 = 1 << 5;
     /// CMPXCHG8B.
     pub const CX8: u32 = 1 << 8;
+    /// Page-size extension (4 MiB pages).
+    pub const PSE: u32 = 1 << 3;
+    /// Physical-address extension.
+    pub const PAE: u32 = 1 << 6;
+    /// SYSENTER/SYSEXIT.
+    pub const SEP: u32 = 1 << 11;
+    /// Global pages.
+    pub const PGE: u32 = 1 << 13;
     /// CMOVcc.
     pub const CMOV: u32 = 1 << 15;
+    /// Page attribute table.
+    pub const PAT: u32 = 1 << 16;
+    /// Everything vx86 implements.
+    pub const ALL: u32 = TSC | MSR | CX8 | CMOV | PSE | PAE | SEP | PGE | PAT;
 }
+
+/// Leaf 0x8000_0001 EDX: execute-disable (NX).
+pub const EXT_NX: u32 = 1 << 20;
 
 /// Family 6, model 1, stepping 0 (the signature also left in EDX at reset).
 pub const SIGNATURE: u32 = 0x0000_0610;
@@ -31,8 +47,12 @@ pub fn cpuid(eax: u32, _ecx: u32) -> [u32; 4] {
         |i: usize| u32::from_le_bytes([VENDOR[i], VENDOR[i + 1], VENDOR[i + 2], VENDOR[i + 3]]);
     match eax {
         0 => [MAX_BASIC, word(0), word(8), word(4)],
-        1 => [SIGNATURE, 0, 0, edx::TSC | edx::MSR | edx::CX8 | edx::CMOV],
+        1 => [SIGNATURE, 0, 0, edx::ALL],
         0x8000_0000 => [MAX_EXTENDED, 0, 0, 0],
+        0x8000_0001 => [0, 0, 0, EXT_NX],
+        // physical and linear address widths: 32 bits each
+        0x8000_0008 => [0x2020, 0, 0, 0],
+        0x8000_0002..=0x8000_0007 => [0; 4],
         // Intel returns the highest basic leaf for leaves out of range.
         _ => cpuid(MAX_BASIC, 0),
     }

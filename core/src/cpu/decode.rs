@@ -8,7 +8,7 @@
 
 use iced_x86::{Code, Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Register};
 
-use super::exec::{alu, bcd, bits, control, data, muldiv, shift, stack, string, system};
+use super::exec::{alu, bcd, bits, control, data, muldiv, protected, shift, stack, string, system};
 use super::state::flag;
 use super::uop::{Handler, MemRef, Opnd, Uop, NO_REG, P_ADDR32, P_OP32, P_REP, P_REPNE};
 
@@ -91,6 +91,22 @@ fn creg(r: Register) -> Option<u8> {
         CR5 => 5,
         CR6 => 6,
         CR7 => 7,
+        _ => return Option::None,
+    })
+}
+
+/// Debug register number.
+fn dreg(r: Register) -> Option<u8> {
+    use Register::*;
+    Some(match r {
+        DR0 => 0,
+        DR1 => 1,
+        DR2 => 2,
+        DR3 => 3,
+        DR4 => 4,
+        DR5 => 5,
+        DR6 => 6,
+        DR7 => 7,
         _ => return Option::None,
     })
 }
@@ -237,7 +253,7 @@ fn operands(ins: &Instruction, p: &Prefixes) -> Uop {
                         Opnd::Reg(n)
                     }
                 } else {
-                    if let Some(s) = sreg(r).or_else(|| creg(r)) {
+                    if let Some(s) = sreg(r).or_else(|| creg(r)).or_else(|| dreg(r)) {
                         u.imm2 = s as u32;
                     }
                     Opnd::None
@@ -358,9 +374,12 @@ fn translate(ins: &Instruction, p: &Prefixes) -> (Uop, bool) {
                 system::mov_to_cr
             } else if creg(r1).is_some() {
                 system::mov_from_cr
-            } else if r0.is_dr() || r1.is_dr() || r0.is_tr() || r1.is_tr() {
-                u.imm2 = 3;
-                system::unsupported
+            } else if dreg(r0).is_some() {
+                protected::mov_to_dr
+            } else if dreg(r1).is_some() {
+                protected::mov_from_dr
+            } else if r0.is_tr() || r1.is_tr() {
+                system::ud
             } else {
                 sz!(s0, data::mov)
             }
@@ -401,7 +420,32 @@ fn translate(ins: &Instruction, p: &Prefixes) -> (Uop, bool) {
         M::Lahf => data::lahf,
         M::Sahf => data::sahf,
         M::Salc => data::salc,
-        M::Nop | M::Pause | M::Invd | M::Wbinvd | M::Invlpg => data::nop,
+        M::Nop | M::Pause => data::nop,
+        M::Invd | M::Wbinvd => system::privileged_nop,
+        M::Invlpg => {
+            ends = true;
+            protected::invlpg
+        }
+        M::Sldt => sz2!(s0, protected::store_system_selector),
+        M::Str => {
+            u.imm2 = 1;
+            sz2!(s0, protected::store_system_selector)
+        }
+        M::Lldt => protected::lldt,
+        M::Ltr => protected::ltr,
+        M::Lar => sz2!(s0, protected::lar),
+        M::Lsl => sz2!(s0, protected::lsl),
+        M::Verr => protected::verify::<false>,
+        M::Verw => protected::verify::<true>,
+        M::Arpl => protected::arpl,
+        M::Sysenter => {
+            ends = true;
+            protected::sysenter
+        }
+        M::Sysexit => {
+            ends = true;
+            protected::sysexit
+        }
         M::Push => {
             if ins.op_kind(0) == OpKind::Register && sreg(ins.op_register(0)).is_some() {
                 sz2!(osz, stack::push_seg)

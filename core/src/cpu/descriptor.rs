@@ -115,7 +115,12 @@ impl Descriptor {
 
     /// The segment-register cache for this descriptor and `selector`.
     pub fn to_segment(self, selector: u16) -> Segment {
-        Segment { selector, base: self.base(), limit: self.limit(), attr: self.attr() }
+        Segment {
+            selector,
+            base: self.base(),
+            limit: self.limit(),
+            attr: self.attr(),
+        }
     }
 }
 

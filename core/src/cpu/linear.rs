@@ -11,7 +11,13 @@ use crate::mmu::Access;
 impl Cpu {
     /// Physical address of `lin` for an access (identity when paging is off).
     #[inline(always)]
-    pub(crate) fn phys(&mut self, bus: &mut Bus, lin: u32, access: Access, user: bool) -> Result<u32, Exception> {
+    pub(crate) fn phys(
+        &mut self,
+        bus: &mut Bus,
+        lin: u32,
+        access: Access,
+        user: bool,
+    ) -> Result<u32, Exception> {
         if self.mmu.enabled {
             self.mmu.translate(bus, lin, access, user)
         } else {
@@ -21,7 +27,12 @@ impl Cpu {
 
     /// Reads `S` bytes at a linear address.
     #[inline(always)]
-    pub(crate) fn read_lin<const S: usize>(&mut self, bus: &mut Bus, lin: u32, user: bool) -> Result<u32, Exception> {
+    pub(crate) fn read_lin<const S: usize>(
+        &mut self,
+        bus: &mut Bus,
+        lin: u32,
+        user: bool,
+    ) -> Result<u32, Exception> {
         if !self.mmu.enabled {
             return Ok(bus.read::<S>(lin));
         }
@@ -33,7 +44,11 @@ impl Cpu {
         let mut v = 0;
         for i in 0..S as u32 {
             let a = lin.wrapping_add(i);
-            let p = if a & !0xFFF == lin & !0xFFF { p0 + (a & 0xFFF) } else { p1 + (a & 0xFFF) };
+            let p = if a & !0xFFF == lin & !0xFFF {
+                p0 + (a & 0xFFF)
+            } else {
+                p1 + (a & 0xFFF)
+            };
             v |= (bus.read_u8(p) as u32) << (8 * i);
         }
         Ok(v)
@@ -41,7 +56,13 @@ impl Cpu {
 
     /// Writes `S` bytes at a linear address.
     #[inline(always)]
-    pub(crate) fn write_lin<const S: usize>(&mut self, bus: &mut Bus, lin: u32, v: u32, user: bool) -> Result<(), Exception> {
+    pub(crate) fn write_lin<const S: usize>(
+        &mut self,
+        bus: &mut Bus,
+        lin: u32,
+        v: u32,
+        user: bool,
+    ) -> Result<(), Exception> {
         if !self.mmu.enabled {
             bus.write::<S>(lin, v);
         } else if (lin & 0xFFF) as usize <= 0x1000 - S {
@@ -51,7 +72,11 @@ impl Cpu {
             let (p0, p1) = self.split(bus, lin, S, Access::Write, user)?;
             for i in 0..S as u32 {
                 let a = lin.wrapping_add(i);
-                let p = if a & !0xFFF == lin & !0xFFF { p0 + (a & 0xFFF) } else { p1 + (a & 0xFFF) };
+                let p = if a & !0xFFF == lin & !0xFFF {
+                    p0 + (a & 0xFFF)
+                } else {
+                    p1 + (a & 0xFFF)
+                };
                 bus.write_u8(p, (v >> (8 * i)) as u8);
             }
         }
@@ -63,7 +88,14 @@ impl Cpu {
 
     /// Translates both pages of a page-crossing access; returns their frames.
     #[cold]
-    fn split(&mut self, bus: &mut Bus, lin: u32, n: usize, access: Access, user: bool) -> Result<(u32, u32), Exception> {
+    fn split(
+        &mut self,
+        bus: &mut Bus,
+        lin: u32,
+        n: usize,
+        access: Access,
+        user: bool,
+    ) -> Result<(u32, u32), Exception> {
         let p0 = self.mmu.translate(bus, lin, access, user)? & !0xFFF;
         let last = lin.wrapping_add(n as u32 - 1);
         let p1 = self.mmu.translate(bus, last, access, user)? & !0xFFF;
@@ -72,23 +104,39 @@ impl Cpu {
 
     /// Checks that `n` bytes at `lin` can be written, without writing (for instructions that
     /// must not fault halfway through their stores).
-    pub(crate) fn probe_write(&mut self, bus: &mut Bus, lin: u32, n: u32, user: bool) -> Result<(), Exception> {
+    pub(crate) fn probe_write(
+        &mut self,
+        bus: &mut Bus,
+        lin: u32,
+        n: u32,
+        user: bool,
+    ) -> Result<(), Exception> {
         if self.mmu.enabled {
             self.mmu.translate(bus, lin, Access::Write, user)?;
-            self.mmu.translate(bus, lin.wrapping_add(n - 1), Access::Write, user)?;
+            self.mmu
+                .translate(bus, lin.wrapping_add(n - 1), Access::Write, user)?;
         }
         Ok(())
     }
 
     /// Supervisor read of a system structure.
     #[inline]
-    pub(crate) fn read_sys<const S: usize>(&mut self, bus: &mut Bus, lin: u32) -> Result<u32, Exception> {
+    pub(crate) fn read_sys<const S: usize>(
+        &mut self,
+        bus: &mut Bus,
+        lin: u32,
+    ) -> Result<u32, Exception> {
         self.read_lin::<S>(bus, lin, false)
     }
 
     /// Supervisor write of a system structure.
     #[inline]
-    pub(crate) fn write_sys<const S: usize>(&mut self, bus: &mut Bus, lin: u32, v: u32) -> Result<(), Exception> {
+    pub(crate) fn write_sys<const S: usize>(
+        &mut self,
+        bus: &mut Bus,
+        lin: u32,
+        v: u32,
+    ) -> Result<(), Exception> {
         self.write_lin::<S>(bus, lin, v, false)
     }
 }

@@ -15,9 +15,11 @@ mod decode;
 mod descriptor;
 mod exception;
 mod exec;
+mod far;
 mod flags;
 mod interrupt;
 mod linear;
+mod msr;
 mod regs;
 mod segment;
 mod state;
@@ -25,10 +27,10 @@ mod uop;
 
 pub(crate) use block::Fetch;
 pub use block::{BlockCache, BlockStats};
+pub use descriptor::{sys, Descriptor};
 pub use exception::Exception;
 pub use flags::{LazyFlags, LazyKind};
 pub(crate) use interrupt::DeliveryFailure;
-pub use descriptor::Descriptor;
 pub use state::{attr, cr0, cr4, efer, flag, reg, CpuState, Msrs, SegReg, Segment, TableReg};
 
 use crate::bus::Bus;
@@ -71,7 +73,10 @@ impl Cpu {
             s: state,
             lazy: LazyFlags::default(),
             cpl: 0,
-            bounds: [segment::Bounds { read: (0, 0xFFFF), write: (0, 0xFFFF) }; 6],
+            bounds: [segment::Bounds {
+                read: (0, 0xFFFF),
+                write: (0, 0xFFFF),
+            }; 6],
             mmu: crate::mmu::Mmu::default(),
             icount: 0,
             rep_budget: 0,

@@ -26,10 +26,16 @@ impl Bounds {
     fn of(s: &Segment, protected: bool) -> Self {
         let all = (0, s.limit);
         if !protected {
-            return Bounds { read: all, write: all };
+            return Bounds {
+                read: all,
+                write: all,
+            };
         }
         if s.attr & attr::P == 0 {
-            return Bounds { read: NONE, write: NONE };
+            return Bounds {
+                read: NONE,
+                write: NONE,
+            };
         }
         let typ = s.attr & 0xF;
         if s.attr & attr::CODE != 0 {
@@ -38,7 +44,11 @@ impl Bounds {
         }
         let range = if typ & 4 != 0 {
             // expand-down: offsets above the limit, up to 64 KiB or 4 GiB by the B bit
-            let top = if s.attr & attr::DB != 0 { u32::MAX } else { 0xFFFF };
+            let top = if s.attr & attr::DB != 0 {
+                u32::MAX
+            } else {
+                0xFFFF
+            };
             match s.limit.checked_add(1) {
                 Some(lo) if lo <= top => (lo, top),
                 _ => NONE,
@@ -46,7 +56,10 @@ impl Bounds {
         } else {
             all
         };
-        Bounds { read: range, write: if typ & 2 != 0 { range } else { NONE } }
+        Bounds {
+            read: range,
+            write: if typ & 2 != 0 { range } else { NONE },
+        }
     }
 }
 
@@ -76,7 +89,11 @@ impl Cpu {
 
     /// Reads the descriptor a selector names from the GDT or LDT. `Err` is #GP(selector) when
     /// the index is outside the table (or the LDT is unusable).
-    pub(crate) fn read_descriptor(&mut self, bus: &mut Bus, selector: u16) -> Result<(Descriptor, u32), Exception> {
+    pub(crate) fn read_descriptor(
+        &mut self,
+        bus: &mut Bus,
+        selector: u16,
+    ) -> Result<(Descriptor, u32), Exception> {
         let (base, limit) = if selector & 4 != 0 {
             let l = self.s.ldtr;
             if l.attr & attr::P == 0 {
@@ -98,7 +115,12 @@ impl Cpu {
 
     /// Sets the Accessed bit of a code/data descriptor in its table (as the processor does on
     /// a segment load).
-    pub(crate) fn mark_accessed(&mut self, bus: &mut Bus, d: Descriptor, addr: u32) -> Result<(), Exception> {
+    pub(crate) fn mark_accessed(
+        &mut self,
+        bus: &mut Bus,
+        d: Descriptor,
+        addr: u32,
+    ) -> Result<(), Exception> {
         if d.is_code_or_data() && d.0 & (1 << 40) == 0 {
             let hi = (d.0 >> 32) as u32 | 1 << 8;
             self.write_sys::<4>(bus, addr.wrapping_add(4), hi)?;
@@ -108,7 +130,12 @@ impl Cpu {
 
     /// Loads DS, ES, FS, GS or SS (MOV, POP, LxS): real/V86 semantics or the protected-mode
     /// checks of SDM vol. 2 "MOV" / "POP" (operation, protected mode).
-    pub(crate) fn load_seg(&mut self, bus: &mut Bus, seg: SegReg, selector: u16) -> Result<(), Exception> {
+    pub(crate) fn load_seg(
+        &mut self,
+        bus: &mut Bus,
+        seg: SegReg,
+        selector: u16,
+    ) -> Result<(), Exception> {
         if seg == SegReg::Ss || seg == SegReg::Cs {
             self.stop_block = true;
         }
@@ -135,7 +162,15 @@ impl Cpu {
                 return Err(Exception::GeneralProtection(0));
             }
             // A null selector makes the register unusable: every reference faults.
-            self.set_segment(seg, Segment { selector, base: 0, limit: 0, attr: 0 });
+            self.set_segment(
+                seg,
+                Segment {
+                    selector,
+                    base: 0,
+                    limit: 0,
+                    attr: 0,
+                },
+            );
             return Ok(());
         }
         let (d, addr) = self.read_descriptor(bus, selector)?;

@@ -283,10 +283,23 @@ impl CpuState {
             cr3: 0,
             cr4: 0,
             pdpte: [0; 4],
-            ldtr: Segment { selector: 0, base: 0, limit: 0xFFFF, attr: attr::P | 2 },
-            tr: Segment { selector: 0, base: 0, limit: 0xFFFF, attr: attr::P | 11 },
+            ldtr: Segment {
+                selector: 0,
+                base: 0,
+                limit: 0xFFFF,
+                attr: attr::P | 2,
+            },
+            tr: Segment {
+                selector: 0,
+                base: 0,
+                limit: 0xFFFF,
+                attr: attr::P | 11,
+            },
             dr: [0, 0, 0, 0, 0, 0, 0xFFFF_0FF0, 0x400],
-            msr: Msrs { pat: 0x0007_0406_0007_0406, ..Msrs::default() },
+            msr: Msrs {
+                pat: 0x0007_0406_0007_0406,
+                ..Msrs::default()
+            },
             tsc_offset: 0,
             halted: false,
         }

@@ -6,9 +6,10 @@
 use super::R;
 use crate::bus::Bus;
 use crate::cpu::exception::Exception;
+use crate::cpu::far::Transfer;
 use crate::cpu::regs::{mask, sext};
 use crate::cpu::state::reg::ECX;
-use crate::cpu::state::SegReg;
+use crate::cpu::state::{flag, SegReg};
 use crate::cpu::uop::{Opnd, Uop, P_ADDR32};
 use crate::cpu::Cpu;
 
@@ -23,11 +24,14 @@ impl Cpu {
         Ok(())
     }
 
-    /// Real-mode far transfer to `selector:offset`.
+    /// Whether far transfers follow the protected-mode rules (PE set, not V86).
+    #[inline]
+    pub(crate) fn pm_rules(&self) -> bool {
+        self.protected_mode() && self.s.eflags & flag::VM == 0
+    }
+
+    /// Real-mode (or V86) far transfer to `selector:offset`.
     pub(crate) fn jump_far(&mut self, bus: &mut Bus, selector: u16, offset: u32) -> R {
-        if self.protected_mode() && self.s.eflags & crate::cpu::state::flag::VM == 0 {
-            return Err(self.unsupported(bus, "protected-mode far transfers are not implemented yet"));
-        }
         if offset > self.s.segs[SegReg::Cs as usize].limit {
             return Err(Exception::GeneralProtection(0));
         }
@@ -65,12 +69,18 @@ pub(crate) fn jmp_near<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) ->
 
 /// JMP ptr16:16/32 (`imm` = offset, `imm2` = selector).
 pub(crate) fn jmp_far<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
+    if cpu.pm_rules() {
+        return cpu.far_transfer::<S>(bus, u.imm2 as u16, u.imm, Transfer::Jump);
+    }
     cpu.jump_far(bus, u.imm2 as u16, u.imm & mask::<S>())
 }
 
 /// JMP m16:16/32.
 pub(crate) fn jmp_far_mem<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
     let (sel, ip) = cpu.read_far_pointer::<S>(bus, u)?;
+    if cpu.pm_rules() {
+        return cpu.far_transfer::<S>(bus, sel, ip, Transfer::Jump);
+    }
     cpu.jump_far(bus, sel, ip)
 }
 
@@ -96,8 +106,8 @@ pub(crate) fn call_near<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -
 }
 
 fn call_far_to<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, sel: u16, ip: u32) -> R {
-    if cpu.protected_mode() && cpu.s.eflags & crate::cpu::state::flag::VM == 0 {
-        return Err(cpu.unsupported(bus, "protected-mode far transfers are not implemented yet"));
+    if cpu.pm_rules() {
+        return cpu.far_transfer::<S>(bus, sel, ip, Transfer::Call);
     }
     if ip > cpu.s.segs[SegReg::Cs as usize].limit {
         return Err(Exception::GeneralProtection(0));
@@ -134,6 +144,9 @@ pub(crate) fn ret<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
 
 /// RETF / RETF imm16 (real mode).
 pub(crate) fn retf<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
+    if cpu.pm_rules() {
+        return cpu.far_return::<S>(bus, u.imm & 0xFFFF);
+    }
     let ip = cpu.stack_peek::<S>(bus, 0)?;
     let cs = cpu.stack_peek::<S>(bus, S as u32)? as u16;
     cpu.jump_far(bus, cs, ip)?;
@@ -179,7 +192,8 @@ pub(crate) fn loop_jcxz<const S: usize>(cpu: &mut Cpu, _: &mut Bus, u: &Uop) -> 
 }
 
 /// INT imm8.
-pub(crate) fn int_n(_: &mut Cpu, _: &mut Bus, u: &Uop) -> R {
+pub(crate) fn int_n(cpu: &mut Cpu, _: &mut Bus, u: &Uop) -> R {
+    cpu.v86_iopl_check()?;
     Err(Exception::SoftwareInt(u.imm as u8))
 }
 
@@ -199,12 +213,10 @@ pub(crate) fn into(cpu: &mut Cpu, _: &mut Bus, _: &Uop) -> R {
 
 /// IRET/IRETD in real mode: pop IP, CS, FLAGS.
 pub(crate) fn iret<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, _: &Uop) -> R {
-    if cpu.protected_mode() {
-        return Err(cpu.unsupported(
-            bus,
-            "protected-mode IRET arrives with the protected-mode issue",
-        ));
+    if cpu.pm_rules() {
+        return cpu.iret_protected::<S>(bus);
     }
+    cpu.v86_iopl_check()?;
     let ip = cpu.stack_peek::<S>(bus, 0)?;
     let cs = cpu.stack_peek::<S>(bus, S as u32)? as u16;
     let fl = cpu.stack_peek::<S>(bus, 2 * S as u32)?;
@@ -233,6 +245,7 @@ pub(crate) fn bound<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R 
 
 /// HLT: the CPU waits for an interrupt.
 pub(crate) fn hlt(cpu: &mut Cpu, _: &mut Bus, _: &Uop) -> R {
+    cpu.require_cpl0()?;
     cpu.s.halted = true;
     cpu.stop_block = true;
     Ok(())

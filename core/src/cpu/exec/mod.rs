@@ -8,6 +8,7 @@ pub(crate) mod bits;
 pub(crate) mod control;
 pub(crate) mod data;
 pub(crate) mod muldiv;
+pub(crate) mod protected;
 pub(crate) mod shift;
 pub(crate) mod stack;
 pub(crate) mod string;

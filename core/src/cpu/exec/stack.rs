@@ -68,35 +68,36 @@ pub(crate) fn popa<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, _: &Uop) -> R {
     Ok(())
 }
 
-/// EFLAGS bits POPF/IRET may change in real mode (CPL 0): all defined flags of the low word,
-/// plus AC and ID for a 32-bit operand. VM and RF are never loaded by POPF.
-pub(crate) fn popf_mask<const S: usize>() -> u32 {
-    let low = flag::ARITH | flag::TF | flag::IF | flag::DF | flag::IOPL | flag::NT;
-    if S == 4 {
-        low | flag::AC | flag::ID
-    } else {
-        low
-    }
-}
-
 impl Cpu {
-    /// Loads EFLAGS from a popped image through `popf_mask::<S>()`.
+    /// Loads EFLAGS from a popped image: only the bits the current privilege may change
+    /// (SDM "POPF": IOPL at CPL 0, IF at CPL <= IOPL; VM and RF never).
     pub(crate) fn load_flags<const S: usize>(&mut self, v: u32) {
-        let m = popf_mask::<S>();
+        let m = self.writable_flags::<S>();
         self.commit_flags();
         self.s.eflags = (self.s.eflags & !m & !flag::RF) | (v & m) | flag::FIXED1;
         self.stop_block = true; // TF/IF may have changed
+    }
+
+    /// #GP(0) in virtual-8086 mode unless IOPL is 3 (PUSHF, POPF, CLI, STI, INT n, IRET).
+    pub(crate) fn v86_iopl_check(&self) -> Result<(), Exception> {
+        if self.s.eflags & flag::VM != 0 && self.s.eflags & flag::IOPL != flag::IOPL {
+            Err(Exception::GeneralProtection(0))
+        } else {
+            Ok(())
+        }
     }
 }
 
 /// PUSHF/PUSHFD (VM and RF read as 0 in the pushed image).
 pub(crate) fn pushf<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, _: &Uop) -> R {
+    cpu.v86_iopl_check()?;
     let f = cpu.flags() & !(flag::VM | flag::RF);
     cpu.push::<S>(bus, f)
 }
 
 /// POPF/POPFD.
 pub(crate) fn popf<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, _: &Uop) -> R {
+    cpu.v86_iopl_check()?;
     let v = cpu.pop::<S>(bus)?;
     cpu.load_flags::<S>(v);
     Ok(())

@@ -162,6 +162,7 @@ pub(crate) fn ins<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
         let di = cpu.index(EDI as u8, a32);
         cpu.check_write(bus, ES, di, S as u32)?;
         let port = cpu.reg::<2>(EDX) as u16;
+        cpu.io_allowed(bus, port, S as u32)?;
         let v = bus.io_in(port, S);
         cpu.write_mem::<S>(bus, ES, di, v)?;
         cpu.advance(EDI as u8, step, a32);
@@ -175,6 +176,7 @@ pub(crate) fn outs<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
     repeat(cpu, bus, u, Until::Count, |cpu, bus, a32| {
         let v = cpu.read_mem::<S>(bus, u.mem.seg, cpu.index(ESI as u8, a32))?;
         let port = cpu.reg::<2>(EDX) as u16;
+        cpu.io_allowed(bus, port, S as u32)?;
         bus.io_out(port, S, v);
         cpu.advance(ESI as u8, step, a32);
         Ok(())

@@ -1,11 +1,10 @@
-//! Flag control, port I/O and system instructions usable in real mode: CLC/STC/CMC/CLD/STD/
-//! CLI/STI, IN/OUT, CPUID, RDTSC, RDMSR/WRMSR, LGDT/LIDT/SGDT/SIDT, SMSW/LMSW, MOV to/from CR0-4,
-//! CLTS, WAIT, x87 escapes, UD (SDM vol. 2 pages of the same names; CR semantics from vol. 3A,
-//! 2.5 "Control registers").
+//! Flag control, port I/O and system instructions: CLC/STC/CMC/CLD/STD/CLI/STI (IOPL-checked),
+//! IN/OUT (with the TSS I/O permission bitmap), CPUID, RDTSC, RDMSR/WRMSR, LGDT/LIDT/SGDT/SIDT,
+//! SMSW/LMSW, MOV to/from CR0-4, CLTS, WAIT, WBINVD/INVD, x87 escapes, UD (SDM vol. 2 pages of
+//! the same names; CR semantics in `cpu/control.rs`).
 //!
-//! Left out until the protected-mode issue: setting CR0.PE or CR0.PG, debug registers, and the
-//! x87 itself (with CR0.EM or CR0.TS set, x87 instructions raise #NM as on a CPU without an FPU;
-//! otherwise the run stops with `VmError::Unsupported`).
+//! Left out: the x87 itself (with CR0.EM or CR0.TS set, x87 instructions raise #NM as on a CPU
+//! without an FPU; otherwise the run stops with `VmError::Unsupported`).
 
 use super::R;
 use crate::bus::Bus;
@@ -16,24 +15,6 @@ use crate::cpu::state::{cr0, flag};
 use crate::cpu::uop::{Opnd, Uop};
 use crate::cpu::Cpu;
 
-/// Why an instruction is not available yet; indexed by `imm2` of [`unsupported`] micro-ops.
-pub const UNSUPPORTED_REASONS: &[&str] = &[
-    "not implemented by vx86's CPU yet",
-    "x87 instructions arrive with the x87 issue (set CR0.EM to get #NM instead)",
-    "protected mode arrives with the protected-mode issue",
-    "debug registers arrive with the protected-mode issue",
-    "MMX/SSE instructions arrive with the SSE issue",
-];
-
-/// Stops the run with a clear error (a valid instruction vx86 does not implement yet).
-pub(crate) fn unsupported(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
-    let reason = UNSUPPORTED_REASONS
-        .get(u.imm2 as usize)
-        .copied()
-        .unwrap_or(UNSUPPORTED_REASONS[0]);
-    Err(cpu.unsupported(bus, reason))
-}
-
 /// #UD: invalid opcode (UD0/UD1/UD2, and anything undecodable).
 pub(crate) fn ud(_: &mut Cpu, _: &mut Bus, _: &Uop) -> R {
     Err(Exception::InvalidOpcode)
@@ -41,8 +22,11 @@ pub(crate) fn ud(_: &mut Cpu, _: &mut Bus, _: &Uop) -> R {
 
 /// Sets (`imm` = 1), clears (0) or complements (2) the EFLAGS bit `imm2`.
 pub(crate) fn flag_op(cpu: &mut Cpu, _: &mut Bus, u: &Uop) -> R {
-    cpu.commit_flags();
     let bit = u.imm2;
+    if bit == flag::IF && cpu.cpl > cpu.iopl() {
+        return Err(Exception::GeneralProtection(0));
+    }
+    cpu.commit_flags();
     match u.imm {
         0 => cpu.s.eflags &= !bit,
         1 => cpu.s.eflags |= bit,
@@ -57,6 +41,7 @@ pub(crate) fn flag_op(cpu: &mut Cpu, _: &mut Bus, u: &Uop) -> R {
 /// IN acc, imm8/DX.
 pub(crate) fn in_<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
     let port = cpu.load::<2>(bus, u, u.src)? as u16;
+    cpu.io_allowed(bus, port, S as u32)?;
     let v = bus.io_in(port, S);
     cpu.set_reg::<S>(EAX, v);
     Ok(())
@@ -65,9 +50,48 @@ pub(crate) fn in_<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
 /// OUT imm8/DX, acc.
 pub(crate) fn out<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
     let port = cpu.load::<2>(bus, u, u.dst)? as u16;
+    cpu.io_allowed(bus, port, S as u32)?;
     let v = cpu.reg::<S>(EAX);
     bus.io_out(port, S, v);
     Ok(())
+}
+
+impl Cpu {
+    /// EFLAGS.IOPL.
+    #[inline]
+    pub(crate) fn iopl(&self) -> u8 {
+        ((self.s.eflags & flag::IOPL) >> 12) as u8
+    }
+
+    /// I/O permission (SDM vol. 1, 19.5 "Protected-mode I/O"): allowed in real mode and when
+    /// CPL <= IOPL; otherwise (and always in V86 mode) every bit for the accessed ports in the
+    /// 32-bit TSS's I/O permission bitmap must be clear, else #GP(0).
+    pub(crate) fn io_allowed(
+        &mut self,
+        bus: &mut Bus,
+        port: u16,
+        size: u32,
+    ) -> Result<(), Exception> {
+        if !self.protected_mode() || (self.s.eflags & flag::VM == 0 && self.cpl <= self.iopl()) {
+            return Ok(());
+        }
+        let tr = self.s.tr;
+        let deny = Exception::GeneralProtection(0);
+        if tr.attr & 0xF != crate::cpu::descriptor::sys::TSS32_BUSY as u16 || tr.limit < 103 {
+            return Err(deny);
+        }
+        let map = self.read_sys::<2>(bus, tr.base.wrapping_add(102))?;
+        let byte = map + port as u32 / 8;
+        if byte + 1 > tr.limit {
+            return Err(deny);
+        }
+        let bits = self.read_sys::<2>(bus, tr.base.wrapping_add(byte))?;
+        let want = ((1u32 << size) - 1) << (port & 7);
+        if bits & want != 0 {
+            return Err(deny);
+        }
+        Ok(())
+    }
 }
 
 /// CPUID.
@@ -87,40 +111,36 @@ impl Cpu {
     }
 }
 
-/// RDTSC: EDX:EAX = TSC.
+/// RDTSC: EDX:EAX = TSC (#GP(0) at CPL > 0 with CR4.TSD).
 pub(crate) fn rdtsc(cpu: &mut Cpu, _: &mut Bus, _: &Uop) -> R {
+    if cpu.s.cr4 & crate::cpu::state::cr4::TSD != 0 && cpu.cpl != 0 {
+        return Err(Exception::GeneralProtection(0));
+    }
     let t = cpu.tsc();
     cpu.set_reg::<4>(EAX, t as u32);
     cpu.set_reg::<4>(EDX, (t >> 32) as u32);
     Ok(())
 }
 
-/// The TSC's MSR number.
-const MSR_TSC: u32 = 0x10;
-
-/// RDMSR: only the TSC MSR exists so far; others #GP(0).
+/// RDMSR: EDX:EAX = MSR[ECX] (#GP(0) for an MSR vx86 does not implement).
 pub(crate) fn rdmsr(cpu: &mut Cpu, _: &mut Bus, _: &Uop) -> R {
-    match cpu.reg::<4>(ECX) {
-        MSR_TSC => {
-            let t = cpu.tsc();
-            cpu.set_reg::<4>(EAX, t as u32);
-            cpu.set_reg::<4>(EDX, (t >> 32) as u32);
-            Ok(())
-        }
-        _ => Err(Exception::GeneralProtection(0)),
-    }
+    cpu.require_cpl0()?;
+    let v = cpu.read_msr(cpu.reg::<4>(ECX))?;
+    cpu.set_reg::<4>(EAX, v as u32);
+    cpu.set_reg::<4>(EDX, (v >> 32) as u32);
+    Ok(())
 }
 
-/// WRMSR: writing the TSC MSR sets the offset so RDTSC continues from the written value.
+/// WRMSR: MSR[ECX] = EDX:EAX.
 pub(crate) fn wrmsr(cpu: &mut Cpu, _: &mut Bus, _: &Uop) -> R {
-    match cpu.reg::<4>(ECX) {
-        MSR_TSC => {
-            let v = (cpu.reg::<4>(EDX) as u64) << 32 | cpu.reg::<4>(EAX) as u64;
-            cpu.s.tsc_offset = v.wrapping_sub(cpu.icount);
-            Ok(())
-        }
-        _ => Err(Exception::GeneralProtection(0)),
-    }
+    cpu.require_cpl0()?;
+    let v = (cpu.reg::<4>(EDX) as u64) << 32 | cpu.reg::<4>(EAX) as u64;
+    cpu.write_msr(cpu.reg::<4>(ECX), v)
+}
+
+/// WBINVD/INVD: caches are not modelled; privileged.
+pub(crate) fn privileged_nop(cpu: &mut Cpu, _: &mut Bus, _: &Uop) -> R {
+    cpu.require_cpl0()
 }
 
 /// LGDT (`imm2` = 0) / LIDT (1): limit and base from m16&32 (24-bit base with a 16-bit operand).
@@ -223,5 +243,8 @@ pub(crate) fn x87(cpu: &mut Cpu, bus: &mut Bus, _: &Uop) -> R {
     if cpu.s.cr0 & (cr0::EM | cr0::TS) != 0 {
         return Err(Exception::DeviceNotAvailable);
     }
-    Err(cpu.unsupported(bus, UNSUPPORTED_REASONS[1]))
+    Err(cpu.unsupported(
+        bus,
+        "x87 instructions arrive with the x87 work (set CR0.EM to get #NM instead)",
+    ))
 }
