@@ -132,7 +132,13 @@ impl Mmu {
     /// Translates `lin` for an access of one kind, made at user privilege or not. Paging must
     /// be enabled (callers skip the MMU otherwise).
     #[inline(always)]
-    pub(crate) fn translate(&mut self, bus: &mut Bus, lin: u32, access: Access, user: bool) -> Result<u32, Exception> {
+    pub(crate) fn translate(
+        &mut self,
+        bus: &mut Bus,
+        lin: u32,
+        access: Access,
+        user: bool,
+    ) -> Result<u32, Exception> {
         let e = &self.tlb[(lin >> 12) as usize & (TLB_SIZE - 1)];
         if e.tag == (lin & !0xFFF) | 1 && e.bits & needed(access, user) != 0 {
             self.stats.hits += 1;
@@ -142,7 +148,13 @@ impl Mmu {
     }
 
     #[cold]
-    fn miss(&mut self, bus: &mut Bus, lin: u32, access: Access, user: bool) -> Result<u32, Exception> {
+    fn miss(
+        &mut self,
+        bus: &mut Bus,
+        lin: u32,
+        access: Access,
+        user: bool,
+    ) -> Result<u32, Exception> {
         self.stats.misses += 1;
         let w = walk::walk(bus, &self.mode, lin);
         let mut code = match access {
@@ -155,13 +167,21 @@ impl Mmu {
         let t = match w.outcome {
             Ok(t) => t,
             Err(WalkFault::NotPresent) => return Err(Exception::PageFault { addr: lin, code }),
-            Err(WalkFault::Reserved) => return Err(Exception::PageFault { addr: lin, code: code | pf::P | pf::RSVD }),
+            Err(WalkFault::Reserved) => {
+                return Err(Exception::PageFault {
+                    addr: lin,
+                    code: code | pf::P | pf::RSVD,
+                })
+            }
         };
         let denied = (user && !t.user)
             || (access == Access::Write && !t.writable && (user || self.wp))
             || (access == Access::Execute && t.no_exec);
         if denied {
-            return Err(Exception::PageFault { addr: lin, code: code | pf::P });
+            return Err(Exception::PageFault {
+                addr: lin,
+                code: code | pf::P,
+            });
         }
         // Accessed on every level walked (PAE PDPTEs have no A bit), Dirty on the leaf.
         let leaf = w.len as usize - 1;
@@ -198,8 +218,12 @@ impl Mmu {
             self.has_large = true;
         }
         let frame = (t.phys as u32) & !0xFFF;
-        self.tlb[(lin >> 12) as usize & (TLB_SIZE - 1)] =
-            TlbEntry { tag: (lin & !0xFFF) | 1, frame, bits, size_log2: t.page_size.trailing_zeros() as u8 };
+        self.tlb[(lin >> 12) as usize & (TLB_SIZE - 1)] = TlbEntry {
+            tag: (lin & !0xFFF) | 1,
+            frame,
+            bits,
+            size_log2: t.page_size.trailing_zeros() as u8,
+        };
         Ok(frame | (lin & 0xFFF))
     }
 

@@ -34,13 +34,24 @@ fn reference(mem: &[u8], m: &PagingMode, lin: u32) -> RefResult {
     };
     let bit = |e: u64, n: u32| (e >> n) & 1 == 1;
     let lin = lin as u64;
-    let (entry_bytes, levels): (usize, &[(u32, u32)]) =
-        if m.pae { (8, &[(30, 2), (21, 9), (12, 9)]) } else { (4, &[(22, 10), (12, 10)]) };
-    let mut table = if m.pae { (m.cr3 & !0x1F) as u64 } else { (m.cr3 & !0xFFF) as u64 };
+    let (entry_bytes, levels): (usize, &[(u32, u32)]) = if m.pae {
+        (8, &[(30, 2), (21, 9), (12, 9)])
+    } else {
+        (4, &[(22, 10), (12, 10)])
+    };
+    let mut table = if m.pae {
+        (m.cr3 & !0x1F) as u64
+    } else {
+        (m.cr3 & !0xFFF) as u64
+    };
     let (mut w, mut u, mut nx) = (true, true, false);
     for (depth, &(shift, bits)) in levels.iter().enumerate() {
         let index = (lin >> shift) & ((1 << bits) - 1);
-        let e = if m.pae && depth == 0 { m.pdpte[index as usize] } else { read(table + index * entry_bytes as u64, entry_bytes) };
+        let e = if m.pae && depth == 0 {
+            m.pdpte[index as usize]
+        } else {
+            read(table + index * entry_bytes as u64, entry_bytes)
+        };
         if !bit(e, 0) {
             return Err(WalkFault::NotPresent);
         }
@@ -119,7 +130,12 @@ fn walker_matches_reference_walker() {
         random_tables(&mut rng, &mut mem, pae);
         bus.mem.write(0, &mem).unwrap();
         let mut mode = PagingMode {
-            cr3: (rng.below(64) << 12) as u32 | if pae { (rng.below(128) as u32) << 5 & 0xFE0 } else { 0 },
+            cr3: (rng.below(64) << 12) as u32
+                | if pae {
+                    (rng.below(128) as u32) << 5 & 0xFE0
+                } else {
+                    0
+                },
             pae,
             pse: rng.below(2) == 1,
             nxe: rng.below(2) == 1,
@@ -150,7 +166,10 @@ fn walker_matches_reference_walker() {
         }
     }
     assert_eq!(compared, 64 * 500);
-    assert!(kinds.iter().all(|&k| k > 100), "walk outcomes not all exercised: {kinds:?}");
+    assert!(
+        kinds.iter().all(|&k| k > 100),
+        "walk outcomes not all exercised: {kinds:?}"
+    );
 }
 
 /// Builds 32-bit paging: page directory at 0x1000, one page table at 0x2000.
@@ -158,7 +177,10 @@ fn legacy_bus() -> (Bus, Mmu) {
     let bus = Bus::new(GuestMemory::new(0x40_0000).unwrap());
     let mut mmu = Mmu::default();
     mmu.enabled = true;
-    mmu.mode = PagingMode { cr3: 0x1000, ..PagingMode::default() };
+    mmu.mode = PagingMode {
+        cr3: 0x1000,
+        ..PagingMode::default()
+    };
     (bus, mmu)
 }
 
@@ -174,20 +196,38 @@ fn permissions_and_accessed_dirty() {
     set(&mut bus, 0x2000 + 5 * 4, 0x9000 | 0x5);
     let lin = 0x5123;
     // supervisor read: allowed, sets A on PDE and PTE, not D
-    assert_eq!(mmu.translate(&mut bus, lin, Access::Read, false), Ok(0x9123));
+    assert_eq!(
+        mmu.translate(&mut bus, lin, Access::Read, false),
+        Ok(0x9123)
+    );
     assert_eq!(bus.read::<4>(0x1000) & 0x20, 0x20);
     assert_eq!(bus.read::<4>(0x2014) & 0x60, 0x20);
     // user write to a read-only page: protection fault, error code P|W|U = 7
-    assert_eq!(mmu.translate(&mut bus, lin, Access::Write, true), Err(Exception::PageFault { addr: lin, code: 7 }));
+    assert_eq!(
+        mmu.translate(&mut bus, lin, Access::Write, true),
+        Err(Exception::PageFault { addr: lin, code: 7 })
+    );
     // supervisor write without CR0.WP: allowed, sets D
-    assert_eq!(mmu.translate(&mut bus, lin, Access::Write, false), Ok(0x9123));
+    assert_eq!(
+        mmu.translate(&mut bus, lin, Access::Write, false),
+        Ok(0x9123)
+    );
     assert_eq!(bus.read::<4>(0x2014) & 0x40, 0x40);
     // with CR0.WP the same write faults (P|W = 3) once the TLB no longer holds the entry
     mmu.wp = true;
     mmu.flush(false);
-    assert_eq!(mmu.translate(&mut bus, lin, Access::Write, false), Err(Exception::PageFault { addr: lin, code: 3 }));
+    assert_eq!(
+        mmu.translate(&mut bus, lin, Access::Write, false),
+        Err(Exception::PageFault { addr: lin, code: 3 })
+    );
     // not present: error code has P clear (user read: U = 4)
-    assert_eq!(mmu.translate(&mut bus, 0x6000, Access::Read, true), Err(Exception::PageFault { addr: 0x6000, code: 4 }));
+    assert_eq!(
+        mmu.translate(&mut bus, 0x6000, Access::Read, true),
+        Err(Exception::PageFault {
+            addr: 0x6000,
+            code: 4
+        })
+    );
 }
 
 #[test]
@@ -213,16 +253,30 @@ fn cr3_flush_keeps_global_pages_and_invlpg_drops_them() {
     set(&mut bus, 0x2000, 0x8000 | 0x103); // global
     set(&mut bus, 0x2004, 0x9000 | 0x3); // not global
     mmu.translate(&mut bus, 0x0, Access::Read, false).unwrap();
-    mmu.translate(&mut bus, 0x1000, Access::Read, false).unwrap();
+    mmu.translate(&mut bus, 0x1000, Access::Read, false)
+        .unwrap();
     // remap both in memory: the TLB keeps the old translations until flushed
     set(&mut bus, 0x2000, 0xA000 | 0x103);
     set(&mut bus, 0x2004, 0xB000 | 0x3);
-    assert_eq!(mmu.translate(&mut bus, 0x0, Access::Read, false), Ok(0x8000));
+    assert_eq!(
+        mmu.translate(&mut bus, 0x0, Access::Read, false),
+        Ok(0x8000)
+    );
     mmu.flush(true);
-    assert_eq!(mmu.translate(&mut bus, 0x0, Access::Read, false), Ok(0x8000), "global survives CR3 load");
-    assert_eq!(mmu.translate(&mut bus, 0x1000, Access::Read, false), Ok(0xB000));
+    assert_eq!(
+        mmu.translate(&mut bus, 0x0, Access::Read, false),
+        Ok(0x8000),
+        "global survives CR3 load"
+    );
+    assert_eq!(
+        mmu.translate(&mut bus, 0x1000, Access::Read, false),
+        Ok(0xB000)
+    );
     mmu.invlpg(0x0);
-    assert_eq!(mmu.translate(&mut bus, 0x0, Access::Read, false), Ok(0xA000));
+    assert_eq!(
+        mmu.translate(&mut bus, 0x0, Access::Read, false),
+        Ok(0xA000)
+    );
 }
 
 #[test]
@@ -230,11 +284,20 @@ fn invlpg_drops_every_piece_of_a_large_page() {
     let (mut bus, mut mmu) = legacy_bus();
     mmu.mode.pse = true;
     set(&mut bus, 0x1000 + 4, 0x0040_0000 | 0x83); // 4 MiB page at 4 MiB, PS
-    assert_eq!(mmu.translate(&mut bus, 0x0040_1234, Access::Read, false), Ok(0x0040_1234));
-    assert_eq!(mmu.translate(&mut bus, 0x0070_0000, Access::Read, false), Ok(0x0070_0000));
+    assert_eq!(
+        mmu.translate(&mut bus, 0x0040_1234, Access::Read, false),
+        Ok(0x0040_1234)
+    );
+    assert_eq!(
+        mmu.translate(&mut bus, 0x0070_0000, Access::Read, false),
+        Ok(0x0070_0000)
+    );
     set(&mut bus, 0x1000 + 4, 0x0080_0000 | 0x83);
     mmu.invlpg(0x0040_0000);
-    assert_eq!(mmu.translate(&mut bus, 0x0070_0000, Access::Read, false), Ok(0x00B0_0000));
+    assert_eq!(
+        mmu.translate(&mut bus, 0x0070_0000, Access::Read, false),
+        Ok(0x00B0_0000)
+    );
 }
 
 #[test]
@@ -242,16 +305,37 @@ fn pae_nx_and_reserved_bits() {
     let mut bus = Bus::new(GuestMemory::new(0x40_0000).unwrap());
     let mut mmu = Mmu::default();
     mmu.enabled = true;
-    mmu.mode = PagingMode { cr3: 0x1000, pae: true, pse: false, nxe: true, pdpte: [0x2000 | 1, 0, 0, 0] };
+    mmu.mode = PagingMode {
+        cr3: 0x1000,
+        pae: true,
+        pse: false,
+        nxe: true,
+        pdpte: [0x2000 | 1, 0, 0, 0],
+    };
     // PDE 0 → PT at 0x3000; PTE 0: frame 0x5000, NX; PTE 1: bit 40 set (reserved)
     bus.write::<4>(0x2000, 0x3000 | 0x7);
     bus.write::<4>(0x3000, 0x5000 | 0x7);
     bus.write::<4>(0x3004, 0x8000_0000);
     bus.write::<4>(0x3008, 0x6000 | 0x7);
     bus.write::<4>(0x300C, 1 << 8);
-    assert_eq!(mmu.translate(&mut bus, 0x10, Access::Read, true), Ok(0x5010));
+    assert_eq!(
+        mmu.translate(&mut bus, 0x10, Access::Read, true),
+        Ok(0x5010)
+    );
     // instruction fetch from an NX page: P|U|ID
-    assert_eq!(mmu.translate(&mut bus, 0x10, Access::Execute, true), Err(Exception::PageFault { addr: 0x10, code: 0x15 }));
+    assert_eq!(
+        mmu.translate(&mut bus, 0x10, Access::Execute, true),
+        Err(Exception::PageFault {
+            addr: 0x10,
+            code: 0x15
+        })
+    );
     // reserved bit: P|RSVD (+U)
-    assert_eq!(mmu.translate(&mut bus, 0x1000, Access::Read, true), Err(Exception::PageFault { addr: 0x1000, code: 0xD }));
+    assert_eq!(
+        mmu.translate(&mut bus, 0x1000, Access::Read, true),
+        Err(Exception::PageFault {
+            addr: 0x1000,
+            code: 0xD
+        })
+    );
 }

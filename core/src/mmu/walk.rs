@@ -107,7 +107,11 @@ impl Walk {
     }
 
     fn push(&mut self, level: u8, entry_addr: u64, entry: u64) {
-        self.steps[self.len as usize] = WalkStep { level, entry_addr, entry };
+        self.steps[self.len as usize] = WalkStep {
+            level,
+            entry_addr,
+            entry,
+        };
         self.len += 1;
     }
 }
@@ -123,12 +127,25 @@ fn read_entry(bus: &mut Bus, addr: u64, wide: bool) -> u64 {
 
 /// Walks the paging structures for `lin` without changing anything.
 pub fn walk(bus: &mut Bus, mode: &PagingMode, lin: u32) -> Walk {
-    let mut w = Walk { steps: [WalkStep::default(); 3], len: 0, outcome: Err(WalkFault::NotPresent) };
-    w.outcome = if mode.pae { walk_pae(bus, mode, lin, &mut w) } else { walk_legacy(bus, mode, lin, &mut w) };
+    let mut w = Walk {
+        steps: [WalkStep::default(); 3],
+        len: 0,
+        outcome: Err(WalkFault::NotPresent),
+    };
+    w.outcome = if mode.pae {
+        walk_pae(bus, mode, lin, &mut w)
+    } else {
+        walk_legacy(bus, mode, lin, &mut w)
+    };
     w
 }
 
-fn walk_legacy(bus: &mut Bus, mode: &PagingMode, lin: u32, w: &mut Walk) -> Result<Translation, WalkFault> {
+fn walk_legacy(
+    bus: &mut Bus,
+    mode: &PagingMode,
+    lin: u32,
+    w: &mut Walk,
+) -> Result<Translation, WalkFault> {
     let pde_addr = (mode.cr3 & 0xFFFF_F000) as u64 + ((lin >> 22) as u64) * 4;
     let pde = read_entry(bus, pde_addr, false);
     w.push(2, pde_addr, pde);
@@ -173,7 +190,12 @@ fn pae_reserved(e: u64, nxe: bool) -> bool {
     e & high != 0 || (!nxe && e & pte::XD != 0)
 }
 
-fn walk_pae(bus: &mut Bus, mode: &PagingMode, lin: u32, w: &mut Walk) -> Result<Translation, WalkFault> {
+fn walk_pae(
+    bus: &mut Bus,
+    mode: &PagingMode,
+    lin: u32,
+    w: &mut Walk,
+) -> Result<Translation, WalkFault> {
     let idx = (lin >> 30) as usize;
     let pdpte = mode.pdpte[idx];
     w.push(3, (mode.cr3 & 0xFFFF_FFE0) as u64 + idx as u64 * 8, pdpte);
