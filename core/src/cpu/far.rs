@@ -6,13 +6,13 @@
 //!
 //! Every transfer either completes or leaves the registers as they were (the state is saved
 //! and restored around the multi-step ones); stack bytes written before a fault may remain,
-//! as on hardware. Task gates and TSS targets (hardware task switches) stop the run with an
-//! unsupported-instruction error for now.
+//! as on hardware. Task gates and TSS targets switch tasks (`task.rs`).
 
 use super::descriptor::{sys, Descriptor};
 use super::exception::Exception;
 use super::regs::mask;
 use super::state::{attr, flag, reg, SegReg, Segment};
+use super::task::TaskSwitch;
 use super::Cpu;
 use crate::bus::Bus;
 
@@ -177,7 +177,23 @@ impl Cpu {
         match d.typ() {
             sys::CALL_GATE16 | sys::CALL_GATE32 => {}
             sys::TASK_GATE | sys::TSS16_AVAILABLE | sys::TSS32_AVAILABLE => {
-                return Err(self.unsupported(bus, "hardware task switches are not implemented yet"));
+                if d.dpl() < cpl || d.dpl() < rpl {
+                    return Err(Exception::GeneralProtection(err));
+                }
+                if !d.present() {
+                    return Err(Exception::SegmentNotPresent(err));
+                }
+                let tss = if d.typ() == sys::TASK_GATE {
+                    d.gate_selector()
+                } else {
+                    selector
+                };
+                let how = if how == Transfer::Call {
+                    TaskSwitch::Call
+                } else {
+                    TaskSwitch::Jump
+                };
+                return self.task_switch_inner(bus, tss, how);
             }
             _ => return Err(Exception::GeneralProtection(err)),
         }
@@ -355,7 +371,8 @@ impl Cpu {
         bus: &mut Bus,
     ) -> Result<(), Exception> {
         if self.s.eflags & flag::NT != 0 {
-            return Err(self.unsupported(bus, "IRET with NT (task return) is not implemented yet"));
+            let link = self.read_sys::<2>(bus, self.s.tr.base)? as u16;
+            return self.task_switch(bus, link, TaskSwitch::Return);
         }
         self.atomically(|cpu| {
             let eip = cpu.stack_peek::<S>(bus, 0)?;

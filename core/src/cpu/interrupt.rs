@@ -4,8 +4,8 @@
 //! combined with the first by the double-fault rules; a fault while delivering #DF shuts the
 //! processor down (triple fault).
 //!
-//! Protected mode (SDM vol. 3A, 6.10-6.13): the IDT gate (interrupt or trap gate; task gates
-//! are not implemented yet) names a code segment; a non-conforming segment of higher privilege
+//! Protected mode (SDM vol. 3A, 6.10-6.13): a task gate switches tasks (`task.rs`); an
+//! interrupt or trap gate names a code segment; a non-conforming segment of higher privilege
 //! gets the stack from the TSS (SS, ESP, EFLAGS, CS, EIP, error code pushed there), otherwise
 //! EFLAGS, CS, EIP and the error code go on the current stack. From virtual-8086 mode the
 //! handler must be at privilege 0 and GS, FS, DS, ES are pushed too and cleared. Interrupt
@@ -14,6 +14,7 @@
 use super::descriptor::{sys, Descriptor};
 use super::exception::Exception;
 use super::state::{flag, reg, SegReg, Segment};
+use super::task::TaskSwitch;
 use super::Cpu;
 use crate::bus::Bus;
 
@@ -121,10 +122,16 @@ impl Cpu {
             return Err(Exception::SegmentNotPresent(idt_err));
         }
         if typ == sys::TASK_GATE {
-            return Err(self.unsupported(
-                bus,
-                "task gates (hardware task switches) are not implemented yet",
-            ));
+            self.task_switch_inner(bus, gate.gate_selector(), TaskSwitch::Call)?;
+            if let Some(code) = e.error_code() {
+                // pushed on the new task's stack, with its stack size
+                if self.stack32() {
+                    self.push::<4>(bus, code as u32)?;
+                } else {
+                    self.push::<2>(bus, code as u32)?;
+                }
+            }
+            return Ok(());
         }
         let sel = gate.gate_selector();
         if sel & !3 == 0 {

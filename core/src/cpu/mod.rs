@@ -23,6 +23,7 @@ mod msr;
 mod regs;
 mod segment;
 mod state;
+mod task;
 mod uop;
 
 pub(crate) use block::Fetch;
