@@ -46,6 +46,7 @@ fn r32(m: &Machine, addr: u32) -> u32 {
 }
 
 struct Labels {
+    ac: u32,
     gp: u32,
     pf: u32,
     syscall: u32,
@@ -56,6 +57,7 @@ fn code32() -> Result<(Vec<u8>, Labels), IcedError> {
     let mut pf_handler = a.create_label();
     let mut gp_handler = a.create_label();
     let mut syscall = a.create_label();
+    let mut ac_handler = a.create_label();
     a.mov(ax, 0x10u32)?;
     a.mov(ds, ax)?;
     a.mov(es, ax)?;
@@ -67,7 +69,7 @@ fn code32() -> Result<(Vec<u8>, Labels), IcedError> {
     a.mov(eax, PD)?;
     a.mov(cr3, eax)?;
     a.mov(eax, cr0)?;
-    a.or(eax, 0x8000_0000u32)?;
+    a.or(eax, 0x8004_0000u32)?; // PG and AM
     a.mov(cr0, eax)?;
     // not present: #PF, the handler maps it, the store is retried
     a.mov(dword_ptr(0x20_0010), 0x1234u32)?;
@@ -102,6 +104,14 @@ fn code32() -> Result<(Vec<u8>, Labels), IcedError> {
     a.mov(dword_ptr(RESULTS + 0x24), ebx)?;
     a.iretd()?;
 
+    // #AC: count it, record the error code, clear AC in the interrupted EFLAGS
+    a.set_label(&mut ac_handler)?;
+    a.pop(eax)?;
+    a.mov(dword_ptr(RESULTS + 0x28), eax)?;
+    a.inc(dword_ptr(RESULTS + 0x2C))?;
+    a.and(dword_ptr(esp + 8), !0x4_0000u32)?;
+    a.iretd()?;
+
     // #GP: record the error code and the pushed CS, then stop
     a.set_label(&mut gp_handler)?;
     a.pop(eax)?;
@@ -115,6 +125,7 @@ fn code32() -> Result<(Vec<u8>, Labels), IcedError> {
         BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS,
     )?;
     let labels = Labels {
+        ac: r.label_ip(&ac_handler)? as u32,
         gp: r.label_ip(&gp_handler)? as u32,
         pf: r.label_ip(&pf_handler)? as u32,
         syscall: r.label_ip(&syscall)? as u32,
@@ -134,6 +145,13 @@ fn user32() -> Result<Vec<u8>, IcedError> {
     a.int(0x80u32)?;
     a.mov(al, b'U' as u32)?;
     a.mov(dword_ptr(RESULTS + 0x20), eax)?; // user-mode store through the user data segment
+                                            // EFLAGS.AC with CR0.AM at CPL 3: an unaligned load raises #AC(0); the handler clears AC
+                                            // in the saved EFLAGS and the retried load succeeds.
+    a.pushfd()?;
+    a.or(dword_ptr(esp), 0x4_0000u32)?;
+    a.popfd()?;
+    a.mov(ecx, dword_ptr(RESULTS + 0x21))?;
+    a.mov(dword_ptr(RESULTS + 0x30), ecx)?;
     a.cli()?; // CPL 3 > IOPL 0: #GP(0)
     a.hlt()?;
     a.assemble(USER_CODE as u64)
@@ -176,7 +194,12 @@ fn build() -> Machine {
     w32(&mut m, 0x502, GDT);
     m.write_phys(0x510, &[0xFF, 0x07]).unwrap();
     w32(&mut m, 0x512, IDT);
-    for (v, off, dpl) in [(13u32, l.gp, 0u8), (14, l.pf, 0), (0x80, l.syscall, 3)] {
+    for (v, off, dpl) in [
+        (13u32, l.gp, 0u8),
+        (14, l.pf, 0),
+        (0x80, l.syscall, 3),
+        (17, l.ac, 0),
+    ] {
         m.write_phys(
             (IDT + 8 * v) as u64,
             &gate(0x08, off, 0xE, dpl).to_le_bytes(),
@@ -225,6 +248,12 @@ fn protected_mode_paging_rings_and_faults() {
     assert_eq!(r32(&m, RESULTS + 0x24), RING0_STACK - 20);
     // back in ring 3 the user store worked (EAX = 42 with AL = 'U' = 0x55 → 0x55)
     assert_eq!(r32(&m, RESULTS + 0x20), 0x55);
+    // #AC once, error code 0 (6.15 interrupt 17); the retried load read bytes 0x621..0x624:
+    // the upper three bytes of the dword 0x55 at 0x620, then the low byte of the ESP value
+    // 0x9EFEC stored at 0x624 → 0xEC000000
+    assert_eq!(r32(&m, RESULTS + 0x2C), 1);
+    assert_eq!(r32(&m, RESULTS + 0x28), 0);
+    assert_eq!(r32(&m, RESULTS + 0x30), 0xEC00_0000);
     // CLI at CPL 3 with IOPL 0: #GP(0), pushed CS = 0x1B
     assert_eq!(r32(&m, RESULTS + 20), 0);
     assert_eq!(r32(&m, RESULTS + 24), 0x1B);

@@ -45,7 +45,11 @@ impl Cpu {
                 Exception::GeneralProtection(0)
             });
         }
-        Ok(self.s.segs[seg as usize % 6].base.wrapping_add(off))
+        let lin = self.s.segs[seg as usize % 6].base.wrapping_add(off);
+        if self.ac_check && lin & (n - 1) != 0 {
+            return Err(Exception::AlignmentCheck);
+        }
+        Ok(lin)
     }
 
     /// Checks that an `n`-byte write at `seg:off` would succeed (segment and page), without

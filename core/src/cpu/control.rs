@@ -79,6 +79,7 @@ impl Cpu {
         if (old ^ new) & cr0::PE != 0 {
             self.refresh_mode();
         }
+        self.refresh_alignment_check();
         self.stop_block = true;
         Ok(())
     }

@@ -36,6 +36,8 @@ pub enum Exception {
         /// Error code.
         code: u16,
     },
+    /// #AC alignment check (17): an unaligned access at CPL 3 with CR0.AM and EFLAGS.AC set.
+    AlignmentCheck,
     /// Software interrupt `INT n` (not a fault: EIP already points past the instruction).
     SoftwareInt(u8),
     /// Not an exception: a host-side stop (unsupported instruction) reported through the same
@@ -74,6 +76,7 @@ impl Exception {
             Exception::StackFault(_) => 12,
             Exception::GeneralProtection(_) => 13,
             Exception::PageFault { .. } => 14,
+            Exception::AlignmentCheck => 17,
             Exception::SoftwareInt(n) => n,
             Exception::Unsupported => 0xff,
         }
@@ -88,6 +91,7 @@ impl Exception {
             | Exception::StackFault(c)
             | Exception::GeneralProtection(c) => Some(c),
             Exception::PageFault { code, .. } => Some(code),
+            Exception::AlignmentCheck => Some(0),
             _ => None,
         }
     }

@@ -399,6 +399,7 @@ impl Cpu {
             cpu.enter_code(bus, d, addr, sel, rpl, eip & mask::<S>())?;
             cpu.commit_flags();
             cpu.s.eflags = (cpu.s.eflags & !writable & !flag::RF) | (fl & writable) | flag::FIXED1;
+            cpu.refresh_alignment_check();
             match outer {
                 None => cpu.set_sp(cpu.sp_offset(3 * S as u32)),
                 Some((esp, ss, (ssd, ssaddr))) => {

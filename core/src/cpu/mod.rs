@@ -48,6 +48,8 @@ pub struct Cpu {
     pub(crate) cpl: u8,
     /// Access bounds of each segment register (derived from the caches and the mode).
     pub(crate) bounds: [segment::Bounds; 6],
+    /// Alignment checking is on: CPL 3, CR0.AM and EFLAGS.AC (derived: see `refresh_mode`).
+    pub(crate) ac_check: bool,
     /// Paging and the TLB.
     pub(crate) mmu: crate::mmu::Mmu,
     /// Instructions retired since power-on (each REP iteration counts as one).
@@ -74,6 +76,7 @@ impl Cpu {
             s: state,
             lazy: LazyFlags::default(),
             cpl: 0,
+            ac_check: false,
             bounds: [segment::Bounds {
                 read: (0, 0xFFFF),
                 write: (0, 0xFFFF),

@@ -78,6 +78,14 @@ impl Cpu {
         for i in 0..6 {
             self.bounds[i] = Bounds::of(&self.s.segs[i], protected);
         }
+        self.refresh_alignment_check();
+    }
+
+    /// Recomputes whether unaligned accesses raise #AC (SDM vol. 3A, 6.15 interrupt 17).
+    pub(crate) fn refresh_alignment_check(&mut self) {
+        self.ac_check = self.cpl == 3
+            && self.s.cr0 & super::state::cr0::AM != 0
+            && self.s.eflags & flag::AC != 0;
     }
 
     /// Sets a segment register's cache and its bounds.

@@ -75,6 +75,7 @@ impl Cpu {
         let m = self.writable_flags::<S>();
         self.commit_flags();
         self.s.eflags = (self.s.eflags & !m & !flag::RF) | (v & m) | flag::FIXED1;
+        self.refresh_alignment_check();
         self.stop_block = true; // TF/IF may have changed
     }
 
