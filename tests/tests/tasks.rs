@@ -165,3 +165,51 @@ fn double_fault_through_a_task_gate() {
     // ESP: task C's 0x60000, minus the error code pushed, plus the POP = 0x60000
     assert_eq!(m.cpu_state().regs[4], 0x6_0000);
 }
+
+#[test]
+fn virtual_8086_mode_entry_and_iopl_sensitive_fault() {
+    // Ring-0 code enters V86 mode with IRETD (EFLAGS.VM in the image, IOPL 0) at
+    // 0x2000:0x0010 = linear 0x20010, where CLI faults: in V86 mode CLI is IOPL-sensitive and
+    // IOPL 0 < 3 gives #GP(0) (SDM vol. 3A, 20.2.7). The #GP handler runs at CPL 0 on the TSS
+    // stack with GS, FS, DS, ES, SS, ESP, EFLAGS, CS, EIP and the error code pushed (6.12.1,
+    // figure 6-5 "stack usage on transfers ... from virtual-8086 mode").
+    let main = asm(CODE, |a| {
+        for v in [0x5000u32, 0x4000, 0x3000, 0x1000] {
+            a.push(v)?; // GS, FS, DS, ES for the V86 task
+        }
+        a.push(0x2000u32)?; // SS
+        a.push(0xFFF0u32)?; // ESP
+        a.push(0x2_0002u32)?; // EFLAGS: VM, IOPL 0
+        a.push(0x2000u32)?; // CS
+        a.push(0x0010u32)?; // EIP
+        a.iretd()
+    });
+    let mut m = setup(main, vec![0xF4], vec![0xF4]);
+    // V86 code: mov ax, [0x0004] (DS=0x3000 → linear 0x30004), then CLI
+    m.write_phys(0x20010, &[0xA1, 0x04, 0x00, 0xFA, 0xF4])
+        .unwrap();
+    m.write_phys(0x30004, &[0xCD, 0xAB]).unwrap();
+    // TSS A ring-0 stack for the fault, IDT vector 13 → handler at 0x13000 (present this time)
+    w32(&mut m, TSS_A + 4, 0x9_0000);
+    w32(&mut m, TSS_A + 8, 0x10);
+    let gp_gate = (0x1_3000u64 & 0xFFFF) | 0x08 << 16 | 0x8Eu64 << 40 | (0x1_3000u64 >> 16) << 48;
+    m.write_phys((IDT + 13 * 8) as u64, &gp_gate.to_le_bytes())
+        .unwrap();
+    m.write_phys(0x1_3000, &[0xF4]).unwrap();
+    assert_eq!(m.run(100).unwrap(), ExitReason::Halted);
+    let s = m.cpu_state();
+    // the V86 load used DS = 0x3000 as a real-mode segment: AX = 0xABCD
+    assert_eq!(s.regs[0] & 0xFFFF, 0xABCD);
+    assert_eq!(s.eip, 0x1_3001, "halted in the #GP handler");
+    assert_eq!(s.eflags & flag::VM, 0, "the handler runs in protected mode");
+    // the frame on the ring-0 stack, from ESP0 = 0x90000 down: GS FS DS ES SS ESP EFLAGS CS
+    // EIP, error code
+    let frame: Vec<u32> = (0..10).map(|i| r32(&m, 0x9_0000 - 4 * (i + 1))).collect();
+    assert_eq!(
+        frame,
+        vec![0x5000, 0x4000, 0x3000, 0x1000, 0x2000, 0xFFF0, 0x2_0002, 0x2000, 0x13, 0]
+    );
+    // the data segment registers were loaded with null selectors (6.12.1)
+    assert_eq!(s.segs[SegReg::Ds as usize].selector, 0);
+    assert_eq!(s.regs[4], 0x9_0000 - 40);
+}

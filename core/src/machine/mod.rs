@@ -188,7 +188,11 @@ impl Machine {
                     self.cpu.icount += n;
                     match exit {
                         crate::cpu::BlockExit::Exception(e) => Some(e),
-                        crate::cpu::BlockExit::Done if single_step => Some(Exception::Debug),
+                        crate::cpu::BlockExit::Done if single_step => {
+                            // DR6.BS: the #DB comes from single-stepping (SDM vol. 3A, 18.2.3)
+                            self.cpu.s.dr[6] |= 1 << 14;
+                            Some(Exception::Debug)
+                        }
                         crate::cpu::BlockExit::Done => None,
                     }
                 }
