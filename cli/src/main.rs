@@ -4,7 +4,8 @@
 //! - `vx86 hello`: runs a built-in real-mode program that prints over the debug console.
 //! - `vx86 run-flat FILE [--address A] [--entry IP] [--max-instructions N]`: loads a raw binary
 //!   at a physical address, runs it in real mode and prints what it writes to port 0xE9.
-//! - `vx86 bench [--instructions N]`: interpreted instructions per second on a real-mode loop.
+//! - `vx86 bench [--instructions N] [--paging]`: interpreted instructions per second on a loop
+//!   in real mode, or in 32-bit protected mode with paging (every access through the TLB).
 //!
 //! Linux boot (`vx86 run --kernel ...`) arrives with the Linux-boot issue.
 
@@ -19,7 +20,7 @@ use vx86_core::{ExitReason, Machine, MachineConfig, VmError};
 const USAGE: &str = "usage:
   vx86 hello
   vx86 run-flat FILE [--address ADDR] [--entry IP] [--max-instructions N]
-  vx86 bench [--instructions N]";
+  vx86 bench [--instructions N] [--paging]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -139,10 +140,19 @@ fn run_flat(args: &[String]) -> Result<ExitCode, String> {
 
 fn bench(args: &[String]) -> Result<ExitCode, String> {
     let n = option(args, "--instructions")?.unwrap_or(500_000_000);
-    let code = programs::bench_loop().map_err(|e| e.to_string())?;
+    let paged = args.iter().any(|a| a == "--paging");
     let mut m = Machine::new(MachineConfig::default()).map_err(|e| e.to_string())?;
-    m.load_flat(&code, programs::LOAD_ADDRESS, programs::LOAD_ADDRESS as u16)
-        .map_err(|e| e.to_string())?;
+    if paged {
+        let code = programs::bench_loop(32, programs::flat32::CODE).map_err(|e| e.to_string())?;
+        let s = programs::flat32_setup(&mut m).map_err(|e| e.to_string())?;
+        m.write_phys(programs::flat32::CODE as u64, &code)
+            .map_err(|e| e.to_string())?;
+        m.set_cpu_state(s);
+    } else {
+        let code = programs::bench_loop(16, programs::LOAD_ADDRESS).map_err(|e| e.to_string())?;
+        m.load_flat(&code, programs::LOAD_ADDRESS, programs::LOAD_ADDRESS as u16)
+            .map_err(|e| e.to_string())?;
+    }
     // warm up: decode the blocks
     m.run(100_000).map_err(|e| e.to_string())?;
     let before = m.instruction_count();
@@ -154,7 +164,12 @@ fn bench(args: &[String]) -> Result<ExitCode, String> {
         return Err(format!("benchmark loop stopped early: {exit:?}"));
     }
     let stats = m.block_stats();
-    println!("real-mode loop (ALU, memory, REP MOVSW, branches), interpreted with the block cache");
+    let mode = if paged {
+        "32-bit protected mode with paging"
+    } else {
+        "real mode"
+    };
+    println!("{mode} loop (ALU, memory, REP MOVSW, branches), interpreted with the block cache");
     println!("instructions: {done}");
     println!("seconds: {secs:.3}");
     println!("MIPS: {:.1}", done as f64 / secs / 1e6);
