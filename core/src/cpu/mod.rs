@@ -25,6 +25,7 @@ mod segment;
 mod state;
 mod task;
 mod uop;
+pub mod x87;
 
 pub(crate) use block::Fetch;
 pub use block::{BlockCache, BlockStats};

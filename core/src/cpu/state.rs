@@ -251,6 +251,12 @@ pub struct CpuState {
     pub dr: [u32; 8],
     /// Model-specific registers vx86 implements.
     pub msr: Msrs,
+    /// The x87 FPU.
+    pub fpu: super::x87::FpuState,
+    /// SSE control/status register.
+    pub mxcsr: u32,
+    /// XMM0-XMM7.
+    pub xmm: [u128; 8],
     /// Time-stamp counter offset added to the instruction-derived TSC (written by WRMSR).
     pub tsc_offset: u64,
     /// Whether the CPU is halted (HLT executed, waiting for an interrupt).
@@ -300,6 +306,9 @@ impl CpuState {
                 pat: 0x0007_0406_0007_0406,
                 ..Msrs::default()
             },
+            fpu: super::x87::FpuState::default(),
+            mxcsr: 0x1F80,
+            xmm: [0; 8],
             tsc_offset: 0,
             halted: false,
         }
