@@ -209,4 +209,50 @@ impl Cpu {
         let off = self.sp_offset(delta);
         self.read_mem::<S>(bus, SegReg::Ss as u8, off)
     }
+
+    /// Reads `buf.len()` bytes at `seg:off` (for multi-part operands: 80-bit floats, FPU
+    /// environments, the FXSAVE area). The whole range is checked first.
+    pub(crate) fn read_bytes(
+        &mut self,
+        bus: &mut Bus,
+        seg: u8,
+        off: u32,
+        buf: &mut [u8],
+    ) -> Result<(), Exception> {
+        let n = buf.len() as u32;
+        let lin = self.linear(seg, off, 1, false)?;
+        self.linear(seg, off.wrapping_add(n.saturating_sub(1)), 1, false)?;
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = self.read_lin::<1>(bus, lin.wrapping_add(i as u32), self.cpl == 3)? as u8;
+        }
+        Ok(())
+    }
+
+    /// Writes `data` at `seg:off` after checking that every byte can be written, so a fault
+    /// leaves memory unchanged.
+    pub(crate) fn write_bytes(
+        &mut self,
+        bus: &mut Bus,
+        seg: u8,
+        off: u32,
+        data: &[u8],
+    ) -> Result<(), Exception> {
+        let n = data.len() as u32;
+        let lin = self.linear(seg, off, 1, true)?;
+        self.linear(seg, off.wrapping_add(n.saturating_sub(1)), 1, true)?;
+        let user = self.cpl == 3;
+        let mut page = lin & !0xFFF;
+        self.probe_write(bus, lin, 1, user)?;
+        for i in 0..n {
+            let a = lin.wrapping_add(i);
+            if a & !0xFFF != page {
+                page = a & !0xFFF;
+                self.probe_write(bus, a, 1, user)?;
+            }
+        }
+        for (i, &b) in data.iter().enumerate() {
+            self.write_lin::<1>(bus, lin.wrapping_add(i as u32), b as u32, user)?;
+        }
+        Ok(())
+    }
 }

@@ -8,7 +8,9 @@
 
 use iced_x86::{Code, Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Register};
 
-use super::exec::{alu, bcd, bits, control, data, muldiv, protected, shift, stack, string, system};
+use super::exec::{
+    alu, bcd, bits, control, data, fpu, muldiv, protected, shift, stack, string, system,
+};
 use super::state::flag;
 use super::uop::{Handler, MemRef, Opnd, Uop, NO_REG, P_ADDR32, P_OP32, P_REP, P_REPNE};
 
@@ -141,18 +143,22 @@ struct Prefixes {
     op32: bool,
     addr32: bool,
     opcode: u8,
+    /// The byte after the opcode (ModRM for x87 instructions).
+    modrm: u8,
 }
 
 fn scan_prefixes(bytes: &[u8], bitness: u32) -> Prefixes {
     let (mut o, mut a) = (false, false);
     let mut opcode = 0;
-    for &b in bytes {
+    let mut modrm = 0;
+    for (i, &b) in bytes.iter().enumerate() {
         match b {
             0x66 => o = true,
             0x67 => a = true,
             0x26 | 0x2E | 0x36 | 0x3E | 0x64 | 0x65 | 0xF0 | 0xF2 | 0xF3 => {}
             _ => {
                 opcode = b;
+                modrm = bytes.get(i + 1).copied().unwrap_or(0);
                 break;
             }
         }
@@ -162,6 +168,7 @@ fn scan_prefixes(bytes: &[u8], bitness: u32) -> Prefixes {
         op32: big ^ o,
         addr32: big ^ a,
         opcode,
+        modrm,
     }
 }
 
@@ -311,8 +318,8 @@ fn translate(ins: &Instruction, p: &Prefixes) -> (Uop, bool) {
     let mut ends = false;
     let m = ins.mnemonic();
     if (0xD8..=0xDF).contains(&p.opcode) {
-        u.run = system::x87;
-        return (u, true);
+        u.run = x87_handler(ins, &mut u, p);
+        return (u, false);
     }
     u.run = match m {
         M::Add => sz!(s0, alu::alu, alu::ADD),
@@ -522,7 +529,20 @@ fn translate(ins: &Instruction, p: &Prefixes) -> (Uop, bool) {
             system::lmsw
         }
         M::Clts => system::clts,
-        M::Wait => system::wait,
+        M::Wait => fpu::fwait,
+        M::Finit | M::Fclex | M::Fstcw | M::Fstsw | M::Fstenv | M::Fsave => {
+            u.imm = match m {
+                M::Finit => 0,
+                M::Fclex => 1,
+                M::Fstcw => 2,
+                M::Fstsw => 3,
+                M::Fstenv => 4,
+                _ => 5,
+            };
+            fpu::waiting_control
+        }
+        M::Fxsave => fpu::fxsave,
+        M::Fxrstor => fpu::fxrstor,
         M::Hlt => control::hlt,
         M::Int => control::int_n,
         M::Int1 => {
@@ -619,6 +639,72 @@ fn translate(ins: &Instruction, p: &Prefixes) -> (Uop, bool) {
     ) || (cc(m).is_some()
         && matches!(ins.op_kind(0), OpKind::NearBranch16 | OpKind::NearBranch32));
     (u, ends || branches)
+}
+
+/// The x87 handler for an instruction with a D8-DF opcode; records the FOP (low 3 opcode
+/// bits and ModRM) and the ST(i) operand in `imm2`, and options in `imm`. Arithmetic and
+/// transcendental instructions are not implemented yet (`system::x87`).
+fn x87_handler(ins: &Instruction, u: &mut Uop, p: &Prefixes) -> Handler {
+    use Mnemonic as M;
+    let sti = (0..ins.op_count())
+        .filter(|&i| ins.op_kind(i) == OpKind::Register)
+        .map(|i| ins.op_register(i))
+        .filter_map(|r| {
+            let n = r as u32;
+            let st0 = Register::ST0 as u32;
+            (st0..st0 + 8).contains(&n).then(|| n - st0)
+        })
+        .next_back()
+        .unwrap_or(0);
+    u.imm2 = (((p.opcode as u32) & 7) << 8 | p.modrm as u32) | sti << 16;
+    let mem = ins.op_count() > 0 && (0..ins.op_count()).any(|i| ins.op_kind(i) == OpKind::Memory);
+    let m80 = mem && ins.memory_size().size() == 10;
+    let set = |u: &mut Uop, v: u32, h: Handler| {
+        u.imm = v;
+        h
+    };
+    match ins.mnemonic() {
+        M::Fld if m80 || !mem => fpu::fld,
+        M::Fstp if m80 => fpu::fstp_m80,
+        M::Fst if !mem => set(u, 0, fpu::fst_reg),
+        M::Fstp if !mem => set(u, 1, fpu::fst_reg),
+        M::Fxch => fpu::fxch,
+        M::Ffree => set(u, 0, fpu::ffree),
+        M::Ffreep => set(u, 1, fpu::ffree),
+        M::Fincstp => set(u, 1, fpu::fstp_rotate),
+        M::Fdecstp => set(u, 0, fpu::fstp_rotate),
+        M::Fchs => set(u, 0, fpu::fsign),
+        M::Fabs => set(u, 1, fpu::fsign),
+        M::Fld1 => set(u, 0, fpu::fld_const),
+        M::Fldz => set(u, 1, fpu::fld_const),
+        M::Fldpi => set(u, 2, fpu::fld_const),
+        M::Fldl2e => set(u, 3, fpu::fld_const),
+        M::Fldl2t => set(u, 4, fpu::fld_const),
+        M::Fldlg2 => set(u, 5, fpu::fld_const),
+        M::Fldln2 => set(u, 6, fpu::fld_const),
+        M::Fxam => fpu::fxam,
+        M::Fcmovb => set(u, 0, fpu::fcmov),
+        M::Fcmove => set(u, 1, fpu::fcmov),
+        M::Fcmovbe => set(u, 2, fpu::fcmov),
+        M::Fcmovu => set(u, 3, fpu::fcmov),
+        M::Fcmovnb => set(u, 4, fpu::fcmov),
+        M::Fcmovne => set(u, 5, fpu::fcmov),
+        M::Fcmovnbe => set(u, 6, fpu::fcmov),
+        M::Fcmovnu => set(u, 7, fpu::fcmov),
+        M::Fnop => fpu::fnop,
+        M::Fninit => fpu::fninit,
+        M::Fnclex => fpu::fnclex,
+        M::Fldcw => fpu::fldcw,
+        M::Fnstcw => fpu::fnstcw,
+        M::Fnstsw => fpu::fnstsw,
+        M::Fnstenv => fpu::fnstenv,
+        M::Fldenv => fpu::fldenv,
+        M::Fnsave => fpu::fnsave,
+        M::Frstor => fpu::frstor,
+        M::Fxsave => fpu::fxsave,
+        M::Fxrstor => fpu::fxrstor,
+        _ => system::x87,
+    }
 }
 
 /// Handlers of the string instructions, by exact code (the mnemonic `Movsd`/`Cmpsd` is shared

@@ -36,6 +36,8 @@ pub enum Exception {
         /// Error code.
         code: u16,
     },
+    /// #MF x87 floating-point error (16): a pending unmasked x87 exception with CR0.NE.
+    FpuError,
     /// #AC alignment check (17): an unaligned access at CPL 3 with CR0.AM and EFLAGS.AC set.
     AlignmentCheck,
     /// Software interrupt `INT n` (not a fault: EIP already points past the instruction).
@@ -76,6 +78,7 @@ impl Exception {
             Exception::StackFault(_) => 12,
             Exception::GeneralProtection(_) => 13,
             Exception::PageFault { .. } => 14,
+            Exception::FpuError => 16,
             Exception::AlignmentCheck => 17,
             Exception::SoftwareInt(n) => n,
             Exception::Unsupported => 0xff,

@@ -167,6 +167,10 @@ pub mod cr4 {
     pub const PAE: u32 = 1 << 5;
     /// Global pages.
     pub const PGE: u32 = 1 << 7;
+    /// The OS saves SSE state with FXSAVE (enables SSE instructions).
+    pub const OSFXSR: u32 = 1 << 9;
+    /// The OS handles SIMD floating-point exceptions (#XM).
+    pub const OSXMMEXCPT: u32 = 1 << 10;
 }
 
 /// EFER bits.

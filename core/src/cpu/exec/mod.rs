@@ -7,6 +7,7 @@ pub(crate) mod bcd;
 pub(crate) mod bits;
 pub(crate) mod control;
 pub(crate) mod data;
+pub(crate) mod fpu;
 pub(crate) mod muldiv;
 pub(crate) mod protected;
 pub(crate) mod shift;

@@ -230,14 +230,6 @@ pub(crate) fn clts(cpu: &mut Cpu, _: &mut Bus, _: &Uop) -> R {
     Ok(())
 }
 
-/// WAIT/FWAIT: #NM when CR0.MP and CR0.TS are both set.
-pub(crate) fn wait(cpu: &mut Cpu, _: &mut Bus, _: &Uop) -> R {
-    if cpu.s.cr0 & (cr0::MP | cr0::TS) == cr0::MP | cr0::TS {
-        return Err(Exception::DeviceNotAvailable);
-    }
-    Ok(())
-}
-
 /// An x87 instruction: #NM when CR0.EM or CR0.TS is set, otherwise unsupported for now.
 pub(crate) fn x87(cpu: &mut Cpu, bus: &mut Bus, _: &Uop) -> R {
     if cpu.s.cr0 & (cr0::EM | cr0::TS) != 0 {
