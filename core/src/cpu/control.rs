@@ -2,8 +2,8 @@
 //! control bits", 4.4.1 "PDPTE registers", 4.10.4 "Invalidation of TLBs"): the checks of MOV
 //! to CR0/CR3/CR4 and WRMSR EFER, and keeping the MMU in step with them.
 //!
-//! Supported CR4 bits: TSD, PSE, PAE, PGE (what CPUID advertises). Left out: VME/PVI, DE,
-//! MCE, PCE, OSFXSR/OSXMMEXCPT (arrive with SSE), long mode.
+//! Supported CR4 bits: TSD, PSE, PAE, PGE, OSFXSR, OSXMMEXCPT. Left out: VME/PVI, DE, MCE,
+//! PCE, long mode.
 
 use super::exception::Exception;
 use super::state::{cr0, cr4, efer};
@@ -22,8 +22,10 @@ const CR0_WRITABLE: u32 = cr0::PE
     | cr0::NW
     | cr0::CD
     | cr0::PG;
-/// CR4 bits vx86 implements.
-pub(crate) const CR4_SUPPORTED: u32 = cr4::TSD | cr4::PSE | cr4::PAE | cr4::PGE;
+/// CR4 bits vx86 implements. OSFXSR/OSXMMEXCPT enable the SSE instructions implemented so
+/// far; CPUID advertises FXSR/SSE/SSE2 once the floating-point half is complete.
+pub(crate) const CR4_SUPPORTED: u32 =
+    cr4::TSD | cr4::PSE | cr4::PAE | cr4::PGE | cr4::OSFXSR | cr4::OSXMMEXCPT;
 /// EFER bits vx86 implements.
 pub(crate) const EFER_SUPPORTED: u64 = efer::NXE;
 

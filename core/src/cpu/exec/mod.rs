@@ -11,6 +11,7 @@ pub(crate) mod fpu;
 pub(crate) mod muldiv;
 pub(crate) mod protected;
 pub(crate) mod shift;
+pub(crate) mod simd;
 pub(crate) mod stack;
 pub(crate) mod string;
 pub(crate) mod system;
