@@ -11,6 +11,7 @@ mod access;
 mod block;
 mod control;
 mod cpuid;
+mod debug;
 mod decode;
 mod descriptor;
 mod exception;
@@ -51,6 +52,12 @@ pub struct Cpu {
     pub(crate) bounds: [segment::Bounds; 6],
     /// Alignment checking is on: CPL 3, CR0.AM and EFLAGS.AC (derived: see `refresh_mode`).
     pub(crate) ac_check: bool,
+    /// An instruction breakpoint is armed in DR7 (derived: see `refresh_debug`).
+    pub(crate) dr_exec: bool,
+    /// A data breakpoint is armed in DR7 (derived).
+    pub(crate) dr_data: bool,
+    /// Data breakpoints hit by the current instruction (B0-B3).
+    pub(crate) dr_hits: u32,
     /// Paging and the TLB.
     pub(crate) mmu: crate::mmu::Mmu,
     /// Instructions retired since power-on (each REP iteration counts as one).
@@ -78,6 +85,9 @@ impl Cpu {
             lazy: LazyFlags::default(),
             cpl: 0,
             ac_check: false,
+            dr_exec: false,
+            dr_data: false,
+            dr_hits: 0,
             bounds: [segment::Bounds {
                 read: (0, 0xFFFF),
                 write: (0, 0xFFFF),
@@ -109,6 +119,7 @@ impl Cpu {
         self.lazy.kind = LazyKind::None;
         self.sync_paging();
         self.refresh_mode();
+        self.refresh_debug();
     }
 
     /// Instructions retired since power-on.
@@ -214,6 +225,9 @@ impl Cpu {
             if self.stop_block || self.s.eip != next || done >= budget {
                 break;
             }
+        }
+        if let Some(e) = self.take_data_breakpoints() {
+            return (done, BlockExit::Exception(e));
         }
         (done, BlockExit::Done)
     }

@@ -173,9 +173,22 @@ impl Machine {
             if left == 0 {
                 return Ok(ExitReason::BudgetReached);
             }
-            // With TF set, run one instruction at a time and trap after each.
+            // With TF set, run one instruction at a time and trap after each; with an
+            // instruction breakpoint armed, check each instruction's address first.
             let single_step = self.cpu.s.eflags & flag::TF != 0;
-            let budget = if single_step { 1 } else { left };
+            if self.cpu.dr_exec {
+                if let Some(e) = self.cpu.exec_breakpoint() {
+                    self.cpu.insn_eip = self.cpu.s.eip;
+                    self.cpu.icount += 1;
+                    self.raise(e)?;
+                    continue;
+                }
+            }
+            let budget = if single_step || self.cpu.dr_exec {
+                1
+            } else {
+                left
+            };
             let eip = self.cpu.s.eip;
             let exit = match self.blocks.fetch(&mut self.cpu, &mut self.bus) {
                 crate::cpu::Fetch::Fault(e) => {

@@ -1,7 +1,7 @@
 //! Protected-mode system instructions (SDM vol. 2 pages of the same names): LLDT, LTR, SLDT,
 //! STR, LAR, LSL, VERR, VERW, ARPL, SYSENTER, SYSEXIT, INVLPG, MOV to/from debug registers.
 //! The descriptor instructions are #UD in real and virtual-8086 mode.
-//! Left out: debug-register breakpoints (the registers are stored, not yet acted on).
+//! Breakpoints themselves are in `cpu/debug.rs`.
 
 use super::R;
 use crate::bus::Bus;
@@ -252,6 +252,8 @@ pub(crate) fn mov_to_dr(cpu: &mut Cpu, _: &mut Bus, u: &Uop) -> R {
         7 => (v & 0xFFFF_2BFF) | 0x400,
         _ => v,
     };
+    cpu.refresh_debug();
+    cpu.stop_block = true;
     Ok(())
 }
 
