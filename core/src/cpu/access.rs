@@ -45,11 +45,19 @@ impl Cpu {
                 Exception::GeneralProtection(0)
             });
         }
-        let lin = self.s.segs[seg as usize % 6].base.wrapping_add(off);
+        Ok(self.s.segs[seg as usize % 6].base.wrapping_add(off))
+    }
+
+    /// The rarely armed per-access checks: alignment (#AC) and data breakpoints.
+    #[cold]
+    fn check_access(&mut self, lin: u32, n: u32, write: bool) -> Result<(), Exception> {
         if self.ac_check && lin & (n - 1) != 0 {
             return Err(Exception::AlignmentCheck);
         }
-        Ok(lin)
+        if self.dr_data {
+            self.data_breakpoint(lin, n, write);
+        }
+        Ok(())
     }
 
     /// Checks that an `n`-byte write at `seg:off` would succeed (segment and page), without
@@ -74,6 +82,9 @@ impl Cpu {
         off: u32,
     ) -> Result<u32, Exception> {
         let lin = self.linear(seg, off, S as u32, false)?;
+        if self.access_checks {
+            self.check_access(lin, S as u32, false)?;
+        }
         self.read_lin::<S>(bus, lin, self.cpl == 3)
     }
 
@@ -87,6 +98,9 @@ impl Cpu {
         v: u32,
     ) -> Result<(), Exception> {
         let lin = self.linear(seg, off, S as u32, true)?;
+        if self.access_checks {
+            self.check_access(lin, S as u32, true)?;
+        }
         self.write_lin::<S>(bus, lin, v, self.cpl == 3)
     }
 

@@ -33,6 +33,7 @@ impl Cpu {
         let dr7 = self.s.dr[7];
         self.dr_exec = (0..4).any(|i| enabled(dr7, i) && condition(dr7, i) == 0);
         self.dr_data = (0..4).any(|i| enabled(dr7, i) && matches!(condition(dr7, i), 1 | 3));
+        self.access_checks = self.ac_check || self.dr_data;
     }
 
     /// An instruction breakpoint on the instruction at CS:EIP: the #DB fault to raise, with

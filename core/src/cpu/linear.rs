@@ -33,9 +33,6 @@ impl Cpu {
         lin: u32,
         user: bool,
     ) -> Result<u32, Exception> {
-        if self.dr_data {
-            self.data_breakpoint(lin, S as u32, false);
-        }
         if !self.mmu.enabled {
             return Ok(bus.read::<S>(lin));
         }
@@ -66,9 +63,6 @@ impl Cpu {
         v: u32,
         user: bool,
     ) -> Result<(), Exception> {
-        if self.dr_data {
-            self.data_breakpoint(lin, S as u32, true);
-        }
         if !self.mmu.enabled {
             bus.write::<S>(lin, v);
         } else if (lin & 0xFFF) as usize <= 0x1000 - S {

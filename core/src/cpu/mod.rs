@@ -42,37 +42,39 @@ use crate::VmError;
 /// The CPU: architectural state plus the interpreter's bookkeeping.
 #[derive(Debug, Clone)]
 pub struct Cpu {
-    /// Architectural state; `s.eflags` arithmetic bits are stale while `lazy.kind != None`.
-    pub(crate) s: CpuState,
     /// Pending arithmetic flags.
     pub(crate) lazy: LazyFlags,
+    /// EIP of the instruction being executed.
+    pub(crate) insn_eip: u32,
+    /// REP iterations the current instruction may still perform in this run slice.
+    pub(crate) rep_budget: u64,
+    /// Extra retirements performed by the current instruction (REP iterations beyond the first).
+    pub(crate) extra_retired: u64,
+    /// Instructions retired since power-on (each REP iteration counts as one).
+    pub(crate) icount: u64,
+    /// Set by a handler when execution must leave the current block after it (mode change,
+    /// HLT, descriptor-table change).
+    pub(crate) stop_block: bool,
     /// Current privilege level (derived: see `refresh_mode`).
     pub(crate) cpl: u8,
-    /// Access bounds of each segment register (derived from the caches and the mode).
-    pub(crate) bounds: [segment::Bounds; 6],
+    /// `ac_check || dr_data`: memory operands take the slow path through `check_access`.
+    pub(crate) access_checks: bool,
     /// Alignment checking is on: CPL 3, CR0.AM and EFLAGS.AC (derived: see `refresh_mode`).
     pub(crate) ac_check: bool,
     /// An instruction breakpoint is armed in DR7 (derived: see `refresh_debug`).
     pub(crate) dr_exec: bool,
     /// A data breakpoint is armed in DR7 (derived).
     pub(crate) dr_data: bool,
-    /// Data breakpoints hit by the current instruction (B0-B3).
-    pub(crate) dr_hits: u32,
-    /// Paging and the TLB.
-    pub(crate) mmu: crate::mmu::Mmu,
-    /// Instructions retired since power-on (each REP iteration counts as one).
-    pub(crate) icount: u64,
-    /// REP iterations the current instruction may still perform in this run slice.
-    pub(crate) rep_budget: u64,
-    /// Extra retirements performed by the current instruction (REP iterations beyond the first).
-    pub(crate) extra_retired: u64,
-    /// Set by a handler when execution must leave the current block after it (mode change,
-    /// HLT, descriptor-table change).
-    pub(crate) stop_block: bool,
-    /// EIP of the instruction being executed.
-    pub(crate) insn_eip: u32,
     /// The processor shut down (triple fault); only a reset leaves this state.
     pub(crate) shutdown: bool,
+    /// Data breakpoints hit by the current instruction (B0-B3).
+    pub(crate) dr_hits: u32,
+    /// Access bounds of each segment register (derived from the caches and the mode).
+    pub(crate) bounds: [segment::Bounds; 6],
+    /// Architectural state; `s.eflags` arithmetic bits are stale while `lazy.kind != None`.
+    pub(crate) s: CpuState,
+    /// Paging and the TLB.
+    pub(crate) mmu: crate::mmu::Mmu,
     /// Why the last `Exception::Unsupported` was raised.
     pub(crate) unsupported: Option<VmError>,
 }
@@ -85,6 +87,7 @@ impl Cpu {
             lazy: LazyFlags::default(),
             cpl: 0,
             ac_check: false,
+            access_checks: false,
             dr_exec: false,
             dr_data: false,
             dr_hits: 0,

@@ -86,6 +86,7 @@ impl Cpu {
         self.ac_check = self.cpl == 3
             && self.s.cr0 & super::state::cr0::AM != 0
             && self.s.eflags & flag::AC != 0;
+        self.access_checks = self.ac_check || self.dr_data;
     }
 
     /// Sets a segment register's cache and its bounds.

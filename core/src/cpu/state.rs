@@ -221,8 +221,10 @@ pub struct Msrs {
     pub pat: u64,
 }
 
-/// Everything architecturally visible in the CPU (integer part).
+/// Everything architecturally visible in the CPU. `repr(C)` keeps the declaration order: the
+/// registers every instruction touches come first, the large x87/SSE state last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C)]
 pub struct CpuState {
     /// EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI.
     pub regs: [u32; 8],
