@@ -12,6 +12,7 @@ pub mod bus;
 pub mod cpu;
 pub mod devices;
 pub mod error;
+pub mod loader;
 pub mod machine;
 pub mod memory;
 pub mod mmu;

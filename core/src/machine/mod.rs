@@ -101,6 +101,27 @@ impl Machine {
         Ok(())
     }
 
+    /// Loads a Multiboot v1 kernel (ELF32, or the header's load addresses) and puts the CPU
+    /// in the state the specification defines for its entry: 32-bit protected mode, flat
+    /// segments, paging off, EAX = 0x2BADB002, EBX = the information structure (memory sizes,
+    /// `cmdline`, memory map). A malformed or oversized image is refused before anything is
+    /// written.
+    pub fn load_multiboot(&mut self, kernel: &[u8], cmdline: &str) -> Result<(), VmError> {
+        let ram = self.bus.mem.size() as u64;
+        let img = crate::loader::multiboot::parse(kernel, ram)?;
+        let (boot, state) = crate::loader::multiboot::boot_state(img.entry, ram, cmdline);
+        for c in img.chunks.iter().chain(boot.iter()) {
+            self.bus.mem.write(c.addr as u64, &c.data)?;
+            let tail = vec![0u8; (c.len as usize).saturating_sub(c.data.len())];
+            self.bus
+                .mem
+                .write(c.addr as u64 + c.data.len() as u64, &tail)?;
+        }
+        self.bus.a20_mask = !0;
+        self.cpu.set_state(state);
+        Ok(())
+    }
+
     /// The CPU state (EFLAGS materialised).
     pub fn cpu_state(&self) -> CpuState {
         self.cpu.state()
