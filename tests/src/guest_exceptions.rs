@@ -1,19 +1,13 @@
 //! Guest program "exceptions": raises the protected-mode exceptions one after another and
 //! prints, for each, the vector, the error code, the pushed EIP (fault = the instruction,
-//! trap = the next one) and CR2 for page faults. A common handler resumes at the address the
-//! program stored in `RECOVER` before each test.
+//! trap = the next one) and CR2 for page faults (the handlers are `Guest::install_handlers`).
 
-use crate::guests::{Guest, DATA};
+use crate::guests::{Guest, DATA, IDT};
 use iced_x86::code_asm::*;
 
-const GDT: u32 = 0x1000;
-const IDT: u32 = 0x2000;
 const PD: u32 = 0x4000;
 const PT: u32 = 0x5000;
-const RECOVER: u32 = DATA;
 const BOUNDS: u32 = DATA + 0x10;
-/// Vectors that push an error code (SDM vol. 3A, table 6-1).
-const WITH_ERROR: [u32; 7] = [8, 10, 11, 12, 13, 14, 17];
 
 /// Builds the program.
 pub fn build() -> Result<Vec<u8>, IcedError> {
@@ -21,86 +15,20 @@ pub fn build() -> Result<Vec<u8>, IcedError> {
 }
 
 fn program(g: &mut Guest) -> Result<(), IcedError> {
-    let mut stubs: Vec<CodeLabel> = (0..20).map(|_| g.a.create_label()).collect();
-    let mut common = g.a.create_label();
-    let mut main = g.a.create_label();
-    g.a.jmp(main)?;
-    // per-vector stubs
-    for (v, stub) in stubs.iter_mut().enumerate() {
-        g.a.set_label(stub)?;
-        if !WITH_ERROR.contains(&(v as u32)) {
-            g.a.push(0u32)?;
-        }
-        g.a.push(v as u32)?;
-        g.a.jmp(common)?;
-    }
-    // common handler: report, then resume at [RECOVER] with TF cleared
-    g.a.set_label(&mut common)?;
-    g.a.mov(eax, dword_ptr(esp))?;
-    g.report("vector")?;
-    g.a.mov(eax, dword_ptr(esp + 4))?;
-    g.report("error")?;
-    g.a.mov(eax, dword_ptr(esp + 8))?;
-    g.report("eip")?;
-    let mut not_pf = g.a.create_label();
-    g.a.cmp(dword_ptr(esp), 14u32)?;
-    g.a.jne(not_pf)?;
-    g.a.mov(eax, cr2)?;
-    g.report("cr2")?;
-    g.a.set_label(&mut not_pf)?;
-    g.a.mov(eax, dword_ptr(RECOVER))?;
-    g.a.mov(dword_ptr(esp + 8), eax)?;
-    g.a.and(dword_ptr(esp + 16), !0x100u32)?;
-    g.a.add(esp, 8u32)?;
-    g.a.iretd()?;
-
-    g.a.set_label(&mut main)?;
     // GDT: null, 0x08 code, 0x10 data, 0x18 read-only data, 0x20 not-present data. (Writes
     // through a read-only data segment are checked elsewhere: QEMU, the reference here, does
     // not check segment permissions on ordinary accesses.)
-    let gdt: [u64; 5] = [
+    g.install_handlers(&[
         0,
         0x00CF_9B00_0000_FFFF,
         0x00CF_9300_0000_FFFF,
         0x00CF_9100_0000_FFFF,
         0x00CF_1300_0000_FFFF,
-    ];
-    for (i, d) in gdt.iter().enumerate() {
-        g.a.mov(dword_ptr(GDT + 8 * i as u32), *d as u32)?;
-        g.a.mov(dword_ptr(GDT + 8 * i as u32 + 4), (*d >> 32) as u32)?;
-    }
-    g.a.mov(word_ptr(0x600), (gdt.len() * 8 - 1) as u32)?;
-    g.a.mov(dword_ptr(0x602), GDT)?;
-    g.a.lgdt(dword_ptr(0x600))?;
-    // IDT: 20 interrupt gates to the stubs (addresses patched by the ELF loader step below)
-    g.a.mov(word_ptr(0x610), (20 * 8 - 1) as u32)?;
-    g.a.mov(dword_ptr(0x612), IDT)?;
-    g.a.lidt(dword_ptr(0x610))?;
-    for (v, stub) in stubs.iter().enumerate() {
-        // low dword: selector 0x08 << 16 | offset low; high dword: offset high | 0x8E00
-        g.mov_label(eax, *stub)?;
-        g.a.mov(word_ptr(IDT + 8 * v as u32), ax)?;
-        g.a.mov(word_ptr(IDT + 8 * v as u32 + 2), 0x08u32)?;
-        g.a.mov(word_ptr(IDT + 8 * v as u32 + 4), 0x8E00u32)?;
-        g.a.shr(eax, 16u32)?;
-        g.a.mov(word_ptr(IDT + 8 * v as u32 + 6), ax)?;
-    }
-    let t = |g: &mut Guest,
-             name: &str,
-             body: &dyn Fn(&mut CodeAssembler) -> Result<(), IcedError>|
-     -> Result<(), IcedError> {
-        let mut after = g.a.create_label();
-        g.print("test ")?;
-        g.print(name)?;
-        g.print("\n")?;
-        let r = g.mov_label(eax, after)?;
-        g.a.mov(dword_ptr(RECOVER), eax)?;
-        body(&mut g.a)?;
-        g.print("no exception\n")?;
-        g.a.set_label(&mut after)?;
-        g.bind(r, after);
-        Ok(())
-    };
+    ])?;
+    let t =
+        |g: &mut Guest, name: &str, body: &dyn Fn(&mut CodeAssembler) -> Result<(), IcedError>| {
+            g.expect_fault(name, body)
+        };
     t(g, "divide-by-zero", &|a| {
         a.mov(eax, 1u32)?;
         a.xor(edx, edx)?;

@@ -10,8 +10,16 @@ use iced_x86::code_asm::*;
 pub const LOAD: u32 = 0x10_0000;
 /// Code starts after the multiboot header.
 const CODE: u32 = LOAD + 12;
-/// Scratch data area used by the programs (identity-mapped, below the kernel).
+/// Scratch data area used by the programs (identity-mapped, above the kernel).
 pub const DATA: u32 = 0x20_0000;
+/// The programs' GDT.
+pub const GDT: u32 = 0x1000;
+/// The programs' IDT (vectors 0-19 installed by [`Guest::install_handlers`]).
+pub const IDT: u32 = 0x2000;
+/// Where the common exception handler resumes: set by [`Guest::expect_fault`].
+pub const RECOVER: u32 = DATA;
+/// Vectors that push an error code (SDM vol. 3A, table 6-1).
+const WITH_ERROR: [u32; 7] = [8, 10, 11, 12, 13, 14, 17];
 
 /// A program under construction: the assembler, the shared print routine's label, and the
 /// labels whose addresses the program loads into registers (32-bit code cannot take a label's
@@ -98,6 +106,84 @@ impl Guest {
         self.print_eax()
     }
 
+    /// Loads `gdt` (descriptors; 0x08 must be flat code, 0x10 flat data) and an IDT whose
+    /// vectors 0-19 go to a common handler that prints the vector, the error code, the pushed
+    /// EIP and (for #PF) CR2, then resumes at the address in [`RECOVER`] with TF cleared.
+    pub fn install_handlers(&mut self, gdt: &[u64]) -> Result<(), IcedError> {
+        let mut stubs: Vec<CodeLabel> = (0..20).map(|_| self.a.create_label()).collect();
+        let mut common = self.a.create_label();
+        let mut main = self.a.create_label();
+        self.a.jmp(main)?;
+        for (v, stub) in stubs.iter_mut().enumerate() {
+            self.a.set_label(stub)?;
+            if !WITH_ERROR.contains(&(v as u32)) {
+                self.a.push(0u32)?;
+            }
+            self.a.push(v as u32)?;
+            self.a.jmp(common)?;
+        }
+        self.a.set_label(&mut common)?;
+        self.a.mov(eax, dword_ptr(esp))?;
+        self.report("vector")?;
+        self.a.mov(eax, dword_ptr(esp + 4))?;
+        self.report("error")?;
+        self.a.mov(eax, dword_ptr(esp + 8))?;
+        self.report("eip")?;
+        let mut not_pf = self.a.create_label();
+        self.a.cmp(dword_ptr(esp), 14u32)?;
+        self.a.jne(not_pf)?;
+        self.a.mov(eax, cr2)?;
+        self.report("cr2")?;
+        self.a.set_label(&mut not_pf)?;
+        self.a.mov(eax, dword_ptr(RECOVER))?;
+        self.a.mov(dword_ptr(esp + 8), eax)?;
+        self.a.and(dword_ptr(esp + 16), !0x100u32)?;
+        self.a.add(esp, 8u32)?;
+        self.a.iretd()?;
+        self.a.set_label(&mut main)?;
+        for (i, d) in gdt.iter().enumerate() {
+            self.a.mov(dword_ptr(GDT + 8 * i as u32), *d as u32)?;
+            self.a
+                .mov(dword_ptr(GDT + 8 * i as u32 + 4), (*d >> 32) as u32)?;
+        }
+        self.a.mov(word_ptr(0x600), (gdt.len() * 8 - 1) as u32)?;
+        self.a.mov(dword_ptr(0x602), GDT)?;
+        self.a.lgdt(dword_ptr(0x600))?;
+        self.a.mov(word_ptr(0x610), (20 * 8 - 1) as u32)?;
+        self.a.mov(dword_ptr(0x612), IDT)?;
+        self.a.lidt(dword_ptr(0x610))?;
+        for (v, stub) in stubs.iter().enumerate() {
+            // interrupt gate: offset low, selector 0x08, 0x8E00, offset high
+            self.mov_label(eax, *stub)?;
+            self.a.mov(word_ptr(IDT + 8 * v as u32), ax)?;
+            self.a.mov(word_ptr(IDT + 8 * v as u32 + 2), 0x08u32)?;
+            self.a.mov(word_ptr(IDT + 8 * v as u32 + 4), 0x8E00u32)?;
+            self.a.shr(eax, 16u32)?;
+            self.a.mov(word_ptr(IDT + 8 * v as u32 + 6), ax)?;
+        }
+        Ok(())
+    }
+
+    /// Prints `test <name>`, runs `body` with the handlers' resume address set to just after
+    /// it, and prints "no exception" if `body` completes.
+    pub fn expect_fault(
+        &mut self,
+        name: &str,
+        body: &dyn Fn(&mut CodeAssembler) -> Result<(), IcedError>,
+    ) -> Result<(), IcedError> {
+        let mut after = self.a.create_label();
+        self.print("test ")?;
+        self.print(name)?;
+        self.print("\n")?;
+        let r = self.mov_label(eax, after)?;
+        self.a.mov(dword_ptr(RECOVER), eax)?;
+        body(&mut self.a)?;
+        self.print("no exception\n")?;
+        self.a.set_label(&mut after)?;
+        self.bind(r, after);
+        Ok(())
+    }
+
     /// Ends the program (exit port, then HLT) and emits the shared routines; returns the
     /// multiboot ELF and the addresses of the labels used with [`Guest::mov_label`].
     pub fn finish(mut self) -> Result<(Vec<u8>, Vec<u32>), IcedError> {
@@ -179,5 +265,8 @@ pub fn multiboot_elf(code: &[u8]) -> Vec<u8> {
 
 /// Every guest program, by name (the fixture file is `tests/fixtures/<name>.txt`).
 pub fn all() -> Vec<(&'static str, fn() -> Result<Vec<u8>, IcedError>)> {
-    vec![("exceptions", crate::guest_exceptions::build)]
+    vec![
+        ("exceptions", crate::guest_exceptions::build),
+        ("paging", crate::guest_paging::build),
+    ]
 }
