@@ -184,6 +184,12 @@ impl Guest {
         Ok(())
     }
 
+    /// Marks `label` as the program's end (the exit sequence `finish` emits follows it).
+    pub fn set_done(&mut self, label: &mut CodeLabel) -> Result<(), IcedError> {
+        self.a.set_label(label)?;
+        self.a.nop()
+    }
+
     /// Ends the program (exit port, then HLT) and emits the shared routines; returns the
     /// multiboot ELF and the addresses of the labels used with [`Guest::mov_label`].
     pub fn finish(mut self) -> Result<(Vec<u8>, Vec<u32>), IcedError> {
@@ -268,5 +274,6 @@ pub fn all() -> Vec<(&'static str, fn() -> Result<Vec<u8>, IcedError>)> {
     vec![
         ("exceptions", crate::guest_exceptions::build),
         ("paging", crate::guest_paging::build),
+        ("privilege", crate::guest_privilege::build),
     ]
 }

@@ -1,5 +1,6 @@
 //! Shared code of vx86's cross-crate tests.
 pub mod guest_exceptions;
 pub mod guest_paging;
+pub mod guest_privilege;
 pub mod guests;
 pub mod singlestep;

@@ -41,6 +41,11 @@ impl Cpu {
                     if current == Exception::DoubleFault {
                         return Err(DeliveryFailure::TripleFault);
                     }
+                    if current.is_trap() {
+                        // INT n / INT3 / INTO whose delivery faults: the fault belongs to the
+                        // instruction, so it returns to the instruction, not past it.
+                        self.s.eip = self.insn_eip;
+                    }
                     current = if current.makes_double_fault(second) {
                         Exception::DoubleFault
                     } else {
