@@ -275,5 +275,6 @@ pub fn all() -> Vec<(&'static str, fn() -> Result<Vec<u8>, IcedError>)> {
         ("exceptions", crate::guest_exceptions::build),
         ("paging", crate::guest_paging::build),
         ("privilege", crate::guest_privilege::build),
+        ("tasks", crate::guest_tasks::build),
     ]
 }

@@ -2,5 +2,6 @@
 pub mod guest_exceptions;
 pub mod guest_paging;
 pub mod guest_privilege;
+pub mod guest_tasks;
 pub mod guests;
 pub mod singlestep;
