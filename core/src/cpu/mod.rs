@@ -199,39 +199,34 @@ pub(crate) enum BlockExit {
 }
 
 impl Cpu {
-    /// Runs the micro-ops of `block` from its start, retiring at most `budget` instructions
-    /// (`budget` ≥ 1). Returns how many retired and how the block ended.
+    /// Runs the micro-ops of `block` from its start until the instruction count reaches
+    /// `end` (> the current count). `icount` advances per instruction, so RDTSC and the like
+    /// see the exact count.
     #[inline]
-    pub(crate) fn run_block(
-        &mut self,
-        bus: &mut Bus,
-        block: &block::Block,
-        budget: u64,
-    ) -> (u64, BlockExit) {
+    pub(crate) fn run_block(&mut self, bus: &mut Bus, block: &block::Block, end: u64) -> BlockExit {
         let ip_mask = self.ip_mask();
-        let mut done = 0u64;
         self.stop_block = false;
         for u in &block.uops {
             let start = self.s.eip;
             let next = start.wrapping_add(u.len as u32) & ip_mask;
             self.insn_eip = start;
             self.s.eip = next;
-            self.rep_budget = budget - done;
+            self.rep_budget = end - self.icount;
             let r = (u.run)(self, bus, u);
-            done += 1 + std::mem::take(&mut self.extra_retired);
+            self.icount += 1 + std::mem::take(&mut self.extra_retired);
             if let Err(e) = r {
                 if !e.is_trap() {
                     self.s.eip = start;
                 }
-                return (done, BlockExit::Exception(e));
+                return BlockExit::Exception(e);
             }
-            if self.stop_block || self.s.eip != next || done >= budget {
+            if self.stop_block || self.s.eip != next || self.icount >= end {
                 break;
             }
         }
         if let Some(e) = self.take_data_breakpoints() {
-            return (done, BlockExit::Exception(e));
+            return BlockExit::Exception(e);
         }
-        (done, BlockExit::Done)
+        BlockExit::Done
     }
 }

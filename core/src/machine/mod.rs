@@ -218,9 +218,8 @@ impl Machine {
                     Some(e)
                 }
                 crate::cpu::Fetch::Block(b) => {
-                    let (n, exit) = self.cpu.run_block(&mut self.bus, b, budget);
-                    self.cpu.icount += n;
-                    match exit {
+                    let end = self.cpu.icount + budget;
+                    match self.cpu.run_block(&mut self.bus, b, end) {
                         crate::cpu::BlockExit::Exception(e) => Some(e),
                         crate::cpu::BlockExit::Done if single_step => {
                             // DR6.BS: the #DB comes from single-stepping (SDM vol. 3A, 18.2.3)
