@@ -454,3 +454,33 @@ fn self_modifying_code_in_the_same_block() {
     });
     assert_eq!(w(&m, 0x500), 0x4242);
 }
+
+#[test]
+fn undefined_opcodes_raise_ud() {
+    // FE /7 (FE F8) and LOCK on a register operand (F0 01 C0 = lock add ax, ax) are undefined:
+    // #UD (vector 6) with IP at the instruction. The handler at 0x7E00 counts and skips
+    // 2 or 3 bytes by reading the length from a table indexed by the count.
+    let mut m = Machine::new(MachineConfig::default()).unwrap();
+    let code = [0xFE, 0xF8, 0xF0, 0x01, 0xC0, 0xF4];
+    m.load_flat(&code, 0x7C00, 0x7C00).unwrap();
+    m.write_phys(6 * 4, &[0x00, 0x7E, 0, 0]).unwrap();
+    let mut a = CodeAssembler::new(16).unwrap();
+    a.mov(bp, sp).unwrap();
+    a.mov(bx, word_ptr(0x900)).unwrap();
+    a.mov(ax, word_ptr(bp)).unwrap();
+    a.mov(word_ptr(bx + 0x910), ax).unwrap(); // pushed IP
+    a.add(word_ptr(bp), 2u32).unwrap();
+    a.cmp(bx, 0u32).unwrap();
+    let mut first = a.create_label();
+    a.je(first).unwrap();
+    a.inc(word_ptr(bp)).unwrap(); // the LOCK form is 3 bytes
+    a.set_label(&mut first).unwrap();
+    a.add(word_ptr(0x900), 2u32).unwrap();
+    a.iret().unwrap();
+    m.write_phys(0x7E00, &a.assemble(0x7E00).unwrap()).unwrap();
+    assert_eq!(m.run(100).unwrap(), ExitReason::Halted);
+    assert_eq!(w(&m, 0x900), 4, "two #UD");
+    assert_eq!(w(&m, 0x910), 0x7C00);
+    assert_eq!(w(&m, 0x912), 0x7C02);
+    assert_eq!(m.cpu_state().eip, 0x7C06);
+}
