@@ -276,5 +276,6 @@ pub fn all() -> Vec<(&'static str, fn() -> Result<Vec<u8>, IcedError>)> {
         ("paging", crate::guest_paging::build),
         ("privilege", crate::guest_privilege::build),
         ("tasks", crate::guest_tasks::build),
+        ("x87", crate::guest_x87::build),
     ]
 }

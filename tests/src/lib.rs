@@ -3,5 +3,6 @@ pub mod guest_exceptions;
 pub mod guest_paging;
 pub mod guest_privilege;
 pub mod guest_tasks;
+pub mod guest_x87;
 pub mod guests;
 pub mod singlestep;
