@@ -46,10 +46,8 @@ pub struct Cpu {
     pub(crate) lazy: LazyFlags,
     /// EIP of the instruction being executed.
     pub(crate) insn_eip: u32,
-    /// REP iterations the current instruction may still perform in this run slice.
-    pub(crate) rep_budget: u64,
-    /// Extra retirements performed by the current instruction (REP iterations beyond the first).
-    pub(crate) extra_retired: u64,
+    /// The instruction count at which the current run slice ends (REP loops stop there).
+    pub(crate) run_end: u64,
     /// Instructions retired since power-on (each REP iteration counts as one).
     pub(crate) icount: u64,
     /// Set by a handler when execution must leave the current block after it (mode change,
@@ -97,8 +95,7 @@ impl Cpu {
             }; 6],
             mmu: crate::mmu::Mmu::default(),
             icount: 0,
-            rep_budget: 0,
-            extra_retired: 0,
+            run_end: 0,
             stop_block: false,
             insn_eip: state.eip,
             shutdown: false,
@@ -206,14 +203,14 @@ impl Cpu {
     pub(crate) fn run_block(&mut self, bus: &mut Bus, block: &block::Block, end: u64) -> BlockExit {
         let ip_mask = self.ip_mask();
         self.stop_block = false;
+        self.run_end = end;
         for u in &block.uops {
             let start = self.s.eip;
             let next = start.wrapping_add(u.len as u32) & ip_mask;
             self.insn_eip = start;
             self.s.eip = next;
-            self.rep_budget = end - self.icount;
             let r = (u.run)(self, bus, u);
-            self.icount += 1 + std::mem::take(&mut self.extra_retired);
+            self.icount += 1;
             if let Err(e) = r {
                 if !e.is_trap() {
                     self.s.eip = start;

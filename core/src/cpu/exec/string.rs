@@ -67,7 +67,8 @@ fn repeat(
         if count == 0 {
             break Ok(());
         }
-        if done == cpu.rep_budget.max(1) {
+        // the run slice ends at `run_end`; this instruction itself retires at least once
+        if done == cpu.run_end.saturating_sub(cpu.icount).max(1) {
             // Out of budget: resume this instruction later.
             cpu.s.eip = cpu.insn_eip;
             cpu.stop_block = true;
@@ -92,7 +93,8 @@ fn repeat(
             break Ok(());
         }
     };
-    cpu.extra_retired += done.saturating_sub(1);
+    // the executor retires the instruction once; the other iterations retire here
+    cpu.icount += done.saturating_sub(1);
     result
 }
 
