@@ -123,7 +123,13 @@ pub(crate) fn xadd<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
     let r = a.wrapping_add(b) & mask::<S>();
     cpu.store::<S>(bus, u, u.dst, r)?;
     cpu.set_lazy::<S>(LazyKind::Add, a, b, r);
-    cpu.store::<S>(bus, u, u.src, a)
+    cpu.store::<S>(bus, u, u.src, a)?;
+    // SDM "XADD" Operation ends with DEST := TEMP: for XADD r, r with the same register the
+    // sum, written last, is what the register keeps.
+    if let Opnd::Reg(_) = u.dst {
+        cpu.store::<S>(bus, u, u.dst, r)?;
+    }
+    Ok(())
 }
 
 /// CMPXCHG dst, src: compare accumulator with dst; equal → dst = src, else acc = dst.
