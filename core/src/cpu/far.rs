@@ -112,7 +112,7 @@ impl Cpu {
     }
 
     /// Loads SS:ESP for a privilege change.
-    fn switch_stack(
+    pub(crate) fn switch_stack(
         &mut self,
         bus: &mut Bus,
         sel: u16,
@@ -306,15 +306,7 @@ impl Cpu {
             let dpl = ((s.attr >> 5) & 3) as u8;
             let data_or_nonconforming = s.attr & attr::CODE == 0 || s.attr & 0x4 == 0;
             if s.attr & attr::P != 0 && data_or_nonconforming && dpl < self.cpl {
-                self.set_segment(
-                    seg,
-                    Segment {
-                        selector: 0,
-                        base: 0,
-                        limit: 0,
-                        attr: 0,
-                    },
-                );
+                self.set_segment(seg, Segment::NULL);
             }
         }
     }

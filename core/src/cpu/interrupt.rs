@@ -175,20 +175,10 @@ impl Cpu {
             self.commit_flags();
             self.s.eflags &= !flag::VM;
             self.refresh_mode();
-            self.mark_accessed(bus, ssd, ssaddr)?;
-            self.set_segment(SegReg::Ss, Descriptor(ssd.0 | 1 << 40).to_segment(ss));
-            self.s.regs[reg::ESP as usize] = esp;
+            self.switch_stack(bus, ss, ssd, ssaddr, esp)?;
             if vm {
                 for seg in [SegReg::Gs, SegReg::Fs, SegReg::Ds, SegReg::Es] {
-                    self.set_segment(
-                        seg,
-                        Segment {
-                            selector: 0,
-                            base: 0,
-                            limit: 0,
-                            attr: 0,
-                        },
-                    );
+                    self.set_segment(seg, Segment::NULL);
                 }
             }
         }

@@ -8,6 +8,18 @@ use super::Cpu;
 use crate::bus::Bus;
 use crate::mmu::Access;
 
+/// Physical address of byte `i` of a page-crossing access at `lin`, given the frames of its
+/// first and second page.
+fn byte_phys(lin: u32, i: u32, (first, second): (u32, u32)) -> u32 {
+    let a = lin.wrapping_add(i);
+    let frame = if a & !0xFFF == lin & !0xFFF {
+        first
+    } else {
+        second
+    };
+    frame + (a & 0xFFF)
+}
+
 impl Cpu {
     /// Physical address of `lin` for an access (identity when paging is off).
     #[inline(always)]
@@ -40,16 +52,10 @@ impl Cpu {
             let p = self.mmu.translate(bus, lin, Access::Read, user)?;
             return Ok(bus.read::<S>(p));
         }
-        let (p0, p1) = self.split(bus, lin, S, Access::Read, user)?;
+        let frames = self.split(bus, lin, S, Access::Read, user)?;
         let mut v = 0;
         for i in 0..S as u32 {
-            let a = lin.wrapping_add(i);
-            let p = if a & !0xFFF == lin & !0xFFF {
-                p0 + (a & 0xFFF)
-            } else {
-                p1 + (a & 0xFFF)
-            };
-            v |= (bus.read_u8(p) as u32) << (8 * i);
+            v |= (bus.read_u8(byte_phys(lin, i, frames)) as u32) << (8 * i);
         }
         Ok(v)
     }
@@ -69,15 +75,9 @@ impl Cpu {
             let p = self.mmu.translate(bus, lin, Access::Write, user)?;
             bus.write::<S>(p, v);
         } else {
-            let (p0, p1) = self.split(bus, lin, S, Access::Write, user)?;
+            let frames = self.split(bus, lin, S, Access::Write, user)?;
             for i in 0..S as u32 {
-                let a = lin.wrapping_add(i);
-                let p = if a & !0xFFF == lin & !0xFFF {
-                    p0 + (a & 0xFFF)
-                } else {
-                    p1 + (a & 0xFFF)
-                };
-                bus.write_u8(p, (v >> (8 * i)) as u8);
+                bus.write_u8(byte_phys(lin, i, frames), (v >> (8 * i)) as u8);
             }
         }
         if bus.mem.take_code_written() {

@@ -175,9 +175,7 @@ impl Cpu {
                 seg,
                 Segment {
                     selector,
-                    base: 0,
-                    limit: 0,
-                    attr: 0,
+                    ..Segment::NULL
                 },
             );
             return Ok(());

@@ -83,6 +83,31 @@ impl Segment {
         }
     }
 
+    /// An unusable segment register (a null selector loaded in protected mode): every
+    /// reference through it faults.
+    pub const NULL: Segment = Segment {
+        selector: 0,
+        base: 0,
+        limit: 0,
+        attr: 0,
+    };
+
+    /// A flat 4 GiB, 32-bit, present code or data segment at privilege `dpl` (the caches
+    /// SYSENTER/SYSEXIT and the Multiboot entry state load without reading descriptors).
+    pub fn flat(selector: u16, code: bool, dpl: u8) -> Self {
+        let typ = if code {
+            attr::CODE | attr::RW | attr::ACCESSED
+        } else {
+            attr::RW | attr::ACCESSED
+        };
+        Segment {
+            selector,
+            base: 0,
+            limit: u32::MAX,
+            attr: typ | attr::S | attr::P | (dpl as u16 & 3) << 5 | attr::DB | attr::G,
+        }
+    }
+
     /// Whether the segment's default size is 32 bits (D/B bit).
     #[inline]
     pub fn is_32(&self) -> bool {

@@ -153,16 +153,12 @@ impl Cpu {
         for (i, seg) in SegReg::ALL.iter().enumerate() {
             self.s.segs[*seg as usize] = Segment {
                 selector: sels[i],
-                base: 0,
-                limit: 0,
-                attr: 0,
+                ..Segment::NULL
             };
         }
         self.s.ldtr = Segment {
             selector: ldt,
-            base: 0,
-            limit: 0,
-            attr: 0,
+            ..Segment::NULL
         };
         self.load_task_segments(bus, ldt, &sels)?;
         self.stop_block = true;

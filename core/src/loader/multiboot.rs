@@ -7,7 +7,7 @@
 //! Left out: modules, video mode requests (header flag 2 is refused), boot device, symbols.
 //! Everything in the image is checked against RAM before anything is written.
 
-use crate::cpu::{attr, cr0, flag, CpuState, Segment, TableReg};
+use crate::cpu::{cr0, flag, CpuState, Segment, TableReg};
 use crate::VmError;
 
 /// Header magic.
@@ -188,21 +188,6 @@ fn parse_elf(file: &[u8]) -> Result<Image, VmError> {
     Ok(Image { chunks, entry })
 }
 
-/// A flat 4 GiB segment cache.
-fn flat(selector: u16, code: bool) -> Segment {
-    let typ = if code {
-        attr::CODE | attr::RW | attr::ACCESSED
-    } else {
-        attr::RW | attr::ACCESSED
-    };
-    Segment {
-        selector,
-        base: 0,
-        limit: u32::MAX,
-        attr: typ | attr::S | attr::P | attr::DB | attr::G,
-    }
-}
-
 /// The boot-time memory writes (GDT, information structure, command line, memory map) and
 /// the CPU state at the kernel's entry, for `ram` bytes of RAM.
 pub fn boot_state(entry: u32, ram: u64, cmdline: &str) -> (Vec<Chunk>, CpuState) {
@@ -256,8 +241,8 @@ pub fn boot_state(entry: u32, ram: u64, cmdline: &str) -> (Vec<Chunk>, CpuState)
     });
     let mut s = CpuState::reset();
     s.cr0 = cr0::PE | cr0::ET | cr0::EM;
-    s.segs = [flat(0x10, false); 6];
-    s.segs[crate::SegReg::Cs as usize] = flat(0x08, true);
+    s.segs = [Segment::flat(0x10, false, 0); 6];
+    s.segs[crate::SegReg::Cs as usize] = Segment::flat(0x08, true, 0);
     s.gdtr = TableReg {
         base: GDT_ADDR,
         limit: 23,

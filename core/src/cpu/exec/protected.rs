@@ -8,7 +8,7 @@ use crate::bus::Bus;
 use crate::cpu::descriptor::{sys, Descriptor};
 use crate::cpu::exception::Exception;
 use crate::cpu::state::reg::{ECX, EDX, ESP};
-use crate::cpu::state::{attr, flag, SegReg, Segment};
+use crate::cpu::state::{flag, SegReg, Segment};
 use crate::cpu::uop::{Opnd, Uop};
 use crate::cpu::Cpu;
 
@@ -54,9 +54,7 @@ pub(crate) fn lldt(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
     if sel & !3 == 0 {
         cpu.s.ldtr = Segment {
             selector: sel,
-            base: 0,
-            limit: 0,
-            attr: 0,
+            ..Segment::NULL
         };
         return Ok(());
     }
@@ -177,22 +175,6 @@ pub(crate) fn arpl(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
     Ok(())
 }
 
-/// A flat 4 GiB segment at privilege `dpl` (SYSENTER/SYSEXIT load these without reading
-/// descriptors).
-fn flat(selector: u16, code: bool, dpl: u8) -> Segment {
-    let typ = if code {
-        attr::CODE | attr::RW | attr::ACCESSED
-    } else {
-        attr::RW | attr::ACCESSED
-    };
-    Segment {
-        selector,
-        base: 0,
-        limit: u32::MAX,
-        attr: typ | attr::S | attr::P | (dpl as u16) << 5 | attr::DB | attr::G,
-    }
-}
-
 /// SYSENTER: to CPL 0 at SYSENTER_CS:SYSENTER_EIP with SS:ESP = SYSENTER_CS+8:SYSENTER_ESP.
 pub(crate) fn sysenter(cpu: &mut Cpu, _: &mut Bus, _: &Uop) -> R {
     let cs = cpu.s.msr.sysenter_cs as u16 & !3;
@@ -201,8 +183,8 @@ pub(crate) fn sysenter(cpu: &mut Cpu, _: &mut Bus, _: &Uop) -> R {
     }
     cpu.commit_flags();
     cpu.s.eflags &= !(flag::VM | flag::IF | flag::RF);
-    cpu.s.segs[SegReg::Cs as usize] = flat(cs, true, 0);
-    cpu.s.segs[SegReg::Ss as usize] = flat(cs.wrapping_add(8), false, 0);
+    cpu.s.segs[SegReg::Cs as usize] = Segment::flat(cs, true, 0);
+    cpu.s.segs[SegReg::Ss as usize] = Segment::flat(cs.wrapping_add(8), false, 0);
     cpu.s.regs[ESP as usize] = cpu.s.msr.sysenter_esp;
     cpu.s.eip = cpu.s.msr.sysenter_eip;
     cpu.refresh_mode();
@@ -216,8 +198,8 @@ pub(crate) fn sysexit(cpu: &mut Cpu, _: &mut Bus, _: &Uop) -> R {
     if !cpu.protected_mode() || cpu.cpl != 0 || cs == 0 {
         return Err(Exception::GeneralProtection(0));
     }
-    cpu.s.segs[SegReg::Cs as usize] = flat(cs.wrapping_add(16) | 3, true, 3);
-    cpu.s.segs[SegReg::Ss as usize] = flat(cs.wrapping_add(24) | 3, false, 3);
+    cpu.s.segs[SegReg::Cs as usize] = Segment::flat(cs.wrapping_add(16) | 3, true, 3);
+    cpu.s.segs[SegReg::Ss as usize] = Segment::flat(cs.wrapping_add(24) | 3, false, 3);
     cpu.s.regs[ESP as usize] = cpu.reg::<4>(ECX);
     cpu.s.eip = cpu.reg::<4>(EDX);
     cpu.refresh_mode();
