@@ -6,3 +6,4 @@ pub mod guest_tasks;
 pub mod guest_x87;
 pub mod guests;
 pub mod singlestep;
+pub mod util;

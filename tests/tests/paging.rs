@@ -6,6 +6,7 @@
 use iced_x86::code_asm::*;
 use vx86_core::cpu::{cr0, flag, Descriptor, TableReg};
 use vx86_core::{CpuState, ExitReason, Machine, MachineConfig, SegReg};
+use vx86_tests::util::{r32, w32};
 
 const GDT: u32 = 0x1000;
 const IDT: u32 = 0x2000;
@@ -18,16 +19,6 @@ fn desc(limit: u32, access: u8) -> u64 {
         | (access as u64) << 40
         | ((limit as u64 >> 16) & 0xF) << 48
         | 0xCu64 << 52
-}
-
-fn w32(m: &mut Machine, a: u32, v: u32) {
-    m.write_phys(a as u64, &v.to_le_bytes()).unwrap();
-}
-
-fn r32(m: &Machine, a: u32) -> u32 {
-    let mut b = [0u8; 4];
-    m.read_phys(a as u64, &mut b).unwrap();
-    u32::from_le_bytes(b)
 }
 
 fn asm(at: u32, f: impl FnOnce(&mut CodeAssembler) -> Result<(), IcedError>) -> Vec<u8> {

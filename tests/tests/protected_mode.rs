@@ -8,6 +8,7 @@
 use iced_x86::code_asm::*;
 use iced_x86::BlockEncoderOptions;
 use vx86_core::{ExitReason, Machine, MachineConfig, SegReg};
+use vx86_tests::util::{descriptor, gate, r32, w32};
 
 const GDT: u32 = 0x1000;
 const IDT: u32 = 0x2000;
@@ -18,32 +19,6 @@ const CODE32: u32 = 0x10000;
 const USER_CODE: u32 = 0x12000;
 const RESULTS: u32 = 0x600;
 const RING0_STACK: u32 = 0x9F000;
-
-fn descriptor(base: u32, limit: u32, access: u8, flags: u8) -> u64 {
-    (limit as u64 & 0xFFFF)
-        | (base as u64 & 0xFF_FFFF) << 16
-        | (access as u64) << 40
-        | ((limit as u64 >> 16) & 0xF) << 48
-        | (flags as u64 & 0xF) << 52
-        | ((base as u64 >> 24) & 0xFF) << 56
-}
-
-fn gate(selector: u16, offset: u32, typ: u8, dpl: u8) -> u64 {
-    (offset as u64 & 0xFFFF)
-        | (selector as u64) << 16
-        | ((0x80 | dpl << 5 | typ) as u64) << 40
-        | (offset as u64 >> 16) << 48
-}
-
-fn w32(m: &mut Machine, addr: u32, v: u32) {
-    m.write_phys(addr as u64, &v.to_le_bytes()).unwrap();
-}
-
-fn r32(m: &Machine, addr: u32) -> u32 {
-    let mut b = [0u8; 4];
-    m.read_phys(addr as u64, &mut b).unwrap();
-    u32::from_le_bytes(b)
-}
 
 struct Labels {
     ac: u32,

@@ -6,6 +6,7 @@ use iced_x86::code_asm::*;
 use vx86_core::cpu::TableReg;
 use vx86_core::cpu::{cr0, flag, Descriptor};
 use vx86_core::{CpuState, ExitReason, Machine, MachineConfig, SegReg};
+use vx86_tests::util::{descriptor as desc, r32, w32};
 
 const GDT: u32 = 0x1000;
 const IDT: u32 = 0x2000;
@@ -16,25 +17,6 @@ const CODE: u32 = 0x10000;
 const TASK_B: u32 = 0x11000;
 const TASK_C: u32 = 0x12000;
 const OUT: u32 = 0x600;
-
-fn desc(base: u32, limit: u32, access: u8, flags: u8) -> u64 {
-    (limit as u64 & 0xFFFF)
-        | (base as u64 & 0xFF_FFFF) << 16
-        | (access as u64) << 40
-        | ((limit as u64 >> 16) & 0xF) << 48
-        | (flags as u64 & 0xF) << 52
-        | ((base as u64 >> 24) & 0xFF) << 56
-}
-
-fn w32(m: &mut Machine, a: u32, v: u32) {
-    m.write_phys(a as u64, &v.to_le_bytes()).unwrap();
-}
-
-fn r32(m: &Machine, a: u32) -> u32 {
-    let mut b = [0u8; 4];
-    m.read_phys(a as u64, &mut b).unwrap();
-    u32::from_le_bytes(b)
-}
 
 /// GDT: 0x08 code, 0x10 data, 0x18 TSS A, 0x20 TSS B, 0x28 TSS C (all ring 0, flat).
 fn setup(main: Vec<u8>, task_b: Vec<u8>, task_c: Vec<u8>) -> Machine {
