@@ -434,9 +434,11 @@ fn translate(ins: &Instruction, p: &Prefixes) -> (Uop, bool) {
             let src = operand_size(ins, 1).unwrap_or(1);
             match (s0, src, m == M::Movsx) {
                 (2, 1, false) => data::movx::<2, 1, false>,
+                (2, _, false) => data::movx::<2, 2, false>, // 66 0F B7: only the low word changes
                 (4, 1, false) => data::movx::<4, 1, false>,
                 (_, _, false) => data::movx::<4, 2, false>,
                 (2, 1, true) => data::movx::<2, 1, true>,
+                (2, _, true) => data::movx::<2, 2, true>,
                 (4, 1, true) => data::movx::<4, 1, true>,
                 (_, _, true) => data::movx::<4, 2, true>,
             }

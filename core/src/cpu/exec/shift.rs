@@ -78,6 +78,9 @@ fn compute<const S: usize, const OP: u8>(cpu: &mut Cpu, a: u32, count: u32) -> u
             r
         }
         RCL | RCR => {
+            // A count that is a multiple of 9 (8-bit) or 17 (16-bit) rotates nothing; OF is
+            // still recomputed, as the 286 vectors show (the SDM leaves OF undefined for counts
+            // above 1; current Intel processors leave it unchanged).
             let n = count % (bits + 1);
             let w = bits + 1;
             let wm = (1u64 << w) - 1;
