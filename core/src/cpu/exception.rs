@@ -40,6 +40,9 @@ pub enum Exception {
     FpuError,
     /// #AC alignment check (17): an unaligned access at CPL 3 with CR0.AM and EFLAGS.AC set.
     AlignmentCheck,
+    /// A maskable external interrupt with its vector (from an interrupt controller), taken
+    /// between instructions: no error code, no gate-privilege check, EXT = 1.
+    External(u8),
     /// Software interrupt `INT n` (not a fault: EIP already points past the instruction).
     SoftwareInt(u8),
     /// Not an exception: a host-side stop (unsupported instruction) reported through the same
@@ -80,7 +83,7 @@ impl Exception {
             Exception::PageFault { .. } => 14,
             Exception::FpuError => 16,
             Exception::AlignmentCheck => 17,
-            Exception::SoftwareInt(n) => n,
+            Exception::SoftwareInt(n) | Exception::External(n) => n,
             Exception::Unsupported => 0xff,
         }
     }

@@ -63,6 +63,11 @@ pub struct Cpu {
     pub(crate) dr_exec: bool,
     /// A data breakpoint is armed in DR7 (derived).
     pub(crate) dr_data: bool,
+    /// An external interrupt vector waiting for IF (the INTR line; the interrupt controllers
+    /// of the platform set it).
+    pub(crate) pending_irq: Option<u8>,
+    /// Interrupts are inhibited for one instruction (after STI that set IF, MOV SS, POP SS).
+    pub(crate) irq_shadow: bool,
     /// The processor shut down (triple fault); only a reset leaves this state.
     pub(crate) shutdown: bool,
     /// Data breakpoints hit by the current instruction (B0-B3).
@@ -99,6 +104,8 @@ impl Cpu {
             stop_block: false,
             insn_eip: state.eip,
             shutdown: false,
+            pending_irq: None,
+            irq_shadow: false,
             unsupported: None,
         };
         cpu.set_state(state);

@@ -173,6 +173,14 @@ impl Machine {
         }
     }
 
+    /// Raises the INTR line with `vector` (what an interrupt controller does): the interrupt is
+    /// delivered at the next instruction boundary where EFLAGS.IF is set and no STI/MOV SS
+    /// shadow is active, and it wakes a halted CPU. A later call replaces a vector not yet
+    /// taken.
+    pub fn interrupt(&mut self, vector: u8) {
+        self.cpu.pending_irq = Some(vector);
+    }
+
     /// Executes exactly one instruction (or one REP iteration).
     pub fn step(&mut self) -> Result<ExitReason, VmError> {
         self.run(1)
@@ -187,10 +195,21 @@ impl Machine {
             if self.cpu.shutdown {
                 return Ok(ExitReason::TripleFault);
             }
+            let left = end - self.cpu.icount;
+            // An external interrupt is taken between instructions when IF is set and no
+            // STI/MOV SS shadow is active; it also ends a HLT.
+            if let Some(v) = self.cpu.pending_irq {
+                if self.cpu.s.eflags & flag::IF != 0 && !self.cpu.irq_shadow && left > 0 {
+                    self.cpu.pending_irq = None;
+                    self.cpu.s.halted = false;
+                    self.cpu.insn_eip = self.cpu.s.eip;
+                    self.raise(Exception::External(v))?;
+                    continue;
+                }
+            }
             if self.cpu.s.halted {
                 return Ok(ExitReason::Halted);
             }
-            let left = end - self.cpu.icount;
             if left == 0 {
                 return Ok(ExitReason::BudgetReached);
             }
@@ -205,7 +224,9 @@ impl Machine {
                     continue;
                 }
             }
-            let budget = if single_step || self.cpu.dr_exec {
+            // In an interrupt shadow run exactly the next instruction, then lift it.
+            let shadow = std::mem::take(&mut self.cpu.irq_shadow);
+            let budget = if single_step || self.cpu.dr_exec || shadow {
                 1
             } else {
                 left

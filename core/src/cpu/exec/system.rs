@@ -27,6 +27,10 @@ pub(crate) fn flag_op(cpu: &mut Cpu, _: &mut Bus, u: &Uop) -> R {
         return Err(Exception::GeneralProtection(0));
     }
     cpu.commit_flags();
+    if bit == flag::IF && u.imm == 1 && cpu.s.eflags & flag::IF == 0 {
+        // STI that sets IF: interrupts are recognized only after the next instruction
+        cpu.irq_shadow = true;
+    }
     match u.imm {
         0 => cpu.s.eflags &= !bit,
         1 => cpu.s.eflags |= bit,

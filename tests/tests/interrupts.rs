@@ -1,0 +1,117 @@
+//! External (maskable) interrupts at instruction boundaries (SDM vol. 3A, 6.8): taken only
+//! with IF set, not in the one-instruction shadow after STI or MOV SS (6.8.3), and ending a
+//! HLT. Real-mode handlers record the IP the interrupt pushed.
+
+use iced_x86::code_asm::*;
+use vx86_core::{ExitReason, Machine, MachineConfig};
+use vx86_tests::util::r32;
+
+/// Loads `code` at 0000:7C00 and a handler for vector 0x20 at 0x7E00 that stores the pushed IP
+/// at 0x900 + 2·n (n = the count at 0x8FE) and increments the count.
+fn machine(code: &[u8]) -> Machine {
+    let mut m = Machine::new(MachineConfig::default()).unwrap();
+    m.load_flat(code, 0x7C00, 0x7C00).unwrap();
+    m.write_phys(0x20 * 4, &[0x00, 0x7E, 0, 0]).unwrap();
+    let mut a = CodeAssembler::new(16).unwrap();
+    a.push(bp).unwrap();
+    a.push(bx).unwrap();
+    a.mov(bp, sp).unwrap();
+    a.mov(bx, word_ptr(0x8FE)).unwrap();
+    a.shl(bx, 1u32).unwrap();
+    a.push(ax).unwrap();
+    a.mov(ax, word_ptr(bp + 4)).unwrap(); // the pushed IP (above saved BX, BP)
+    a.mov(word_ptr(bx + 0x900), ax).unwrap();
+    a.pop(ax).unwrap();
+    a.inc(word_ptr(0x8FE)).unwrap();
+    a.pop(bx).unwrap();
+    a.pop(bp).unwrap();
+    a.iret().unwrap();
+    m.write_phys(0x7E00, &a.assemble(0x7E00).unwrap()).unwrap();
+    m
+}
+
+fn asm16(f: impl FnOnce(&mut CodeAssembler) -> Result<(), IcedError>) -> Vec<u8> {
+    let mut a = CodeAssembler::new(16).unwrap();
+    f(&mut a).unwrap();
+    a.assemble(0x7C00).unwrap()
+}
+
+#[test]
+fn interrupt_waits_for_if_and_the_sti_shadow() {
+    // 7C00 nop; 7C01 nop; 7C02 sti; 7C03 mov ax, 1 (3 bytes); 7C06 mov bx, 2; 7C09 hlt
+    let code = asm16(|a| {
+        a.nop()?;
+        a.nop()?;
+        a.sti()?;
+        a.mov(ax, 1u32)?;
+        a.mov(bx, 2u32)?;
+        a.hlt()
+    });
+    let mut m = machine(&code);
+    m.interrupt(0x20); // pending while IF = 0 (load_flat clears IF)
+    assert_eq!(m.run(100).unwrap(), ExitReason::Halted);
+    // STI sets IF, the instruction after it (mov ax, 1) still runs: taken before 0x7C06
+    assert_eq!(r32(&m, 0x8FE) & 0xFFFF, 1);
+    assert_eq!(r32(&m, 0x900) & 0xFFFF, 0x7C06);
+}
+
+#[test]
+fn interrupt_wakes_hlt_and_returns_after_it() {
+    // 7C00 sti; 7C01 hlt; 7C02 mov cx, 5; 7C05 hlt
+    let code = asm16(|a| {
+        a.sti()?;
+        a.hlt()?;
+        a.mov(cx, 5u32)?;
+        a.hlt()
+    });
+    let mut m = machine(&code);
+    assert_eq!(m.run(100).unwrap(), ExitReason::Halted);
+    assert_eq!(m.cpu_state().eip, 0x7C02);
+    m.interrupt(0x20);
+    assert_eq!(m.run(100).unwrap(), ExitReason::Halted);
+    // the interrupt ended the HLT; the handler returned to the instruction after it
+    assert_eq!(r32(&m, 0x900) & 0xFFFF, 0x7C02);
+    assert_eq!(m.cpu_state().regs[1] & 0xFFFF, 5);
+    assert_eq!(m.cpu_state().eip, 0x7C06);
+}
+
+#[test]
+fn mov_ss_inhibits_interrupts_for_one_instruction() {
+    // 7C00 sti; 7C01 nop; 7C02 mov ss, ax (8E D0); 7C04 mov sp, 0x7000; 7C07 nop; 7C08 hlt
+    let code = asm16(|a| {
+        a.sti()?;
+        a.nop()?;
+        a.mov(ss, ax)?;
+        a.mov(sp, 0x7000u32)?;
+        a.nop()?;
+        a.hlt()
+    });
+    let mut m = machine(&code);
+    assert_eq!(m.run(3).unwrap(), ExitReason::BudgetReached); // sti, nop, mov ss
+    m.interrupt(0x20);
+    assert_eq!(m.run(100).unwrap(), ExitReason::Halted);
+    // not between MOV SS and MOV SP: taken before the NOP at 0x7C07, on the new stack
+    assert_eq!(r32(&m, 0x900) & 0xFFFF, 0x7C07);
+    assert_eq!(
+        r32(&m, 0x6FFA) & 0xFFFF,
+        0x7C07,
+        "IP pushed at SS:SP − 6 of the new stack"
+    );
+}
+
+#[test]
+fn halted_with_interrupts_disabled_stays_halted() {
+    let code = asm16(|a| {
+        a.cli()?;
+        a.hlt()
+    });
+    let mut m = machine(&code);
+    m.interrupt(0x20);
+    assert_eq!(m.run(100).unwrap(), ExitReason::Halted);
+    assert_eq!(m.run(100).unwrap(), ExitReason::Halted);
+    assert_eq!(
+        r32(&m, 0x8FE) & 0xFFFF,
+        0,
+        "IF = 0: the interrupt is never taken"
+    );
+}
