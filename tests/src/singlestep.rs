@@ -306,10 +306,12 @@ fn initial_state(t: &Test) -> Result<CpuState, String> {
 /// Runs one test with the adjustments `actions` (none of them `Skip`); `Err` is the first
 /// difference.
 pub fn run_test(t: &Test, flags_mask: u16, actions: &[Action]) -> Result<(), String> {
+    // The vectors were recorded with nothing on the I/O bus: no PIC, no debug console.
     let mut m = Machine::new(MachineConfig {
         ram_size: RAM,
         a20_enabled: true,
         debug_console: false,
+        pic: false,
     })
     .map_err(|e| e.to_string())?;
     let mut state = initial_state(t)?;

@@ -115,3 +115,64 @@ fn halted_with_interrupts_disabled_stays_halted() {
         "IF = 0: the interrupt is never taken"
     );
 }
+
+#[test]
+fn pic_delivers_an_irq_line_with_its_vector_and_eoi() {
+    // Initialise the 8259A pair like a PC BIOS (ICW1 0x11, ICW2 0x20/0x28, ICW3, ICW4 0x01),
+    // unmask IRQ 3 only, then loop on HLT counting wake-ups in CX. The IRQ 3 handler (vector
+    // 0x20 + 3) stores the in-service register and sends a non-specific EOI.
+    let code = asm16(|a| {
+        for (port, v) in [
+            (0x20u32, 0x11u32),
+            (0x21, 0x20),
+            (0x21, 0x04),
+            (0x21, 0x01),
+            (0xA0, 0x11),
+            (0xA1, 0x28),
+            (0xA1, 0x02),
+            (0xA1, 0x01),
+            (0x21, 0xF7),
+            (0xA1, 0xFF),
+        ] {
+            a.mov(al, v)?;
+            a.out(port, al)?;
+        }
+        a.xor(cx, cx)?;
+        a.sti()?;
+        let mut again = a.create_label();
+        a.set_label(&mut again)?;
+        a.hlt()?;
+        a.inc(cx)?;
+        a.jmp(again)
+    });
+    let mut m = machine(&code);
+    m.write_phys(0x23 * 4, &[0x00, 0x7F, 0, 0]).unwrap();
+    let mut h = CodeAssembler::new(16).unwrap();
+    h.mov(al, 0x0Bu32).unwrap(); // OCW3: read ISR
+    h.out(0x20u32, al).unwrap();
+    h.in_(al, 0x20u32).unwrap();
+    h.mov(byte_ptr(0x950), al).unwrap();
+    h.inc(word_ptr(0x952)).unwrap();
+    h.mov(al, 0x20u32).unwrap(); // non-specific EOI
+    h.out(0x20u32, al).unwrap();
+    h.iret().unwrap();
+    m.write_phys(0x7F00, &h.assemble(0x7F00).unwrap()).unwrap();
+    assert_eq!(m.run(1000).unwrap(), ExitReason::Halted);
+    m.set_irq(3, true);
+    assert_eq!(m.run(1000).unwrap(), ExitReason::Halted);
+    // one interrupt: IRQ 3 was in service in the handler (ISR bit 3), CX counted one wake-up
+    assert_eq!(r32(&m, 0x950) & 0xFF, 0x08);
+    assert_eq!(r32(&m, 0x952) & 0xFFFF, 1);
+    assert_eq!(m.cpu_state().regs[1] & 0xFFFF, 1);
+    // an edge-triggered line that stays high does not interrupt again
+    m.set_irq(3, true);
+    assert_eq!(m.run(1000).unwrap(), ExitReason::Halted);
+    assert_eq!(r32(&m, 0x952) & 0xFFFF, 1);
+    // a new rising edge does; a masked line (IRQ 4) does not
+    m.set_irq(4, true);
+    m.set_irq(3, false);
+    m.set_irq(3, true);
+    assert_eq!(m.run(1000).unwrap(), ExitReason::Halted);
+    assert_eq!(r32(&m, 0x952) & 0xFFFF, 2);
+    assert_eq!(m.cpu_state().regs[1] & 0xFFFF, 2);
+}

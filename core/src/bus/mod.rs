@@ -24,6 +24,10 @@ pub struct Bus {
     pub mmio: RangeMap,
     /// Devices, indexed by [`DeviceId`].
     pub devices: Vec<Device>,
+    /// The interrupt controller, if the machine has one.
+    pub pic: Option<DeviceId>,
+    /// The interrupt controller's INTR output (kept current after every access to it).
+    pub intr: bool,
     /// Physical address mask applied by the A20 gate: all ones when A20 is enabled, bit 20
     /// clear when disabled (real-mode wrap at 1 MiB).
     pub a20_mask: u32,
@@ -37,6 +41,8 @@ impl Bus {
             ports: RangeMap::default(),
             mmio: RangeMap::default(),
             devices: Vec::new(),
+            pic: None,
+            intr: false,
             a20_mask: !0,
         }
     }
@@ -176,10 +182,45 @@ impl Bus {
         }
     }
 
+    /// Recomputes the INTR line after an access to `dev`, if it is the interrupt controller.
+    #[inline]
+    fn refresh_intr(&mut self, dev: DeviceId) {
+        if Some(dev) == self.pic {
+            if let Device::Pic(p) = &self.devices[dev.0 as usize] {
+                self.intr = p.intr();
+            }
+        }
+    }
+
+    /// Drives interrupt request line `irq` (0-15) of the interrupt controller.
+    pub fn set_irq(&mut self, irq: u8, level: bool) {
+        if let Some(id) = self.pic {
+            if let Device::Pic(p) = &mut self.devices[id.0 as usize] {
+                p.set_irq(irq, level);
+            }
+            self.refresh_intr(id);
+        }
+    }
+
+    /// The INTA cycle: the vector the interrupt controller supplies (only when `intr`).
+    pub fn acknowledge_interrupt(&mut self) -> Option<u8> {
+        let id = self.pic?;
+        let v = match &mut self.devices[id.0 as usize] {
+            Device::Pic(p) => p.acknowledge(),
+            _ => return None,
+        };
+        self.refresh_intr(id);
+        Some(v)
+    }
+
     /// Port input of `n` (1, 2 or 4) bytes; unclaimed ports read as all ones.
     pub fn io_in(&mut self, port: u16, n: usize) -> u32 {
         match self.ports.find(port as u64).copied() {
-            Some(m) => self.devices[m.device.0 as usize].io_read(port - m.start as u16, n),
+            Some(m) => {
+                let v = self.devices[m.device.0 as usize].io_read(port, port - m.start as u16, n);
+                self.refresh_intr(m.device);
+                v
+            }
             None => (u64::MAX >> (64 - 8 * n)) as u32,
         }
     }
@@ -187,7 +228,8 @@ impl Bus {
     /// Port output of `n` (1, 2 or 4) bytes; writes to unclaimed ports are ignored.
     pub fn io_out(&mut self, port: u16, n: usize, v: u32) {
         if let Some(m) = self.ports.find(port as u64).copied() {
-            self.devices[m.device.0 as usize].io_write(port - m.start as u16, n, v);
+            self.devices[m.device.0 as usize].io_write(port, port - m.start as u16, n, v);
+            self.refresh_intr(m.device);
         }
     }
 }

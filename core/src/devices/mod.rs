@@ -1,11 +1,12 @@
 //! The closed set of devices. Dispatch is a `match` on [`Device`]: no trait objects, no shared
 //! pointers, and every device's state is plain data.
 //!
-//! Devices present so far: the debug console (port 0xE9, the Bochs/QEMU "debugcon" convention)
-//! and a scratch register block used to test MMIO dispatch. The PC platform devices (PIC, PIT,
-//! RTC, UART, …) arrive with the Linux-boot issue.
+//! Devices present so far: the debug console (port 0xE9, the Bochs/QEMU "debugcon" convention),
+//! the 8259A interrupt-controller pair, and a scratch register block used to test MMIO
+//! dispatch. The other PC platform devices (PIT, RTC, UART, …) arrive with the Linux-boot issue.
 
 mod debugcon;
+pub mod pic;
 mod scratch;
 
 pub use debugcon::DebugConsole;
@@ -22,21 +23,25 @@ pub enum Device {
     DebugConsole(DebugConsole),
     /// Read/write register block (MMIO test device).
     Scratch(ScratchRegisters),
+    /// The master/slave 8259A pair (ports 0x20-0x21, 0xA0-0xA1, ELCR 0x4D0-0x4D1).
+    Pic(pic::DualPic),
 }
 
 impl Device {
-    /// Port read at `offset` from the start of the device's port range.
-    pub fn io_read(&mut self, offset: u16, size: usize) -> u32 {
+    /// Port read of `port`, `offset` bytes into the device's port range.
+    pub fn io_read(&mut self, port: u16, offset: u16, size: usize) -> u32 {
         match self {
             Device::DebugConsole(d) => d.io_read(offset, size),
+            Device::Pic(p) => p.io_read(port) as u32,
             Device::Scratch(d) => d.read(offset as u64, size),
         }
     }
 
-    /// Port write at `offset` from the start of the device's port range.
-    pub fn io_write(&mut self, offset: u16, size: usize, value: u32) {
+    /// Port write of `port`, `offset` bytes into the device's port range.
+    pub fn io_write(&mut self, port: u16, offset: u16, size: usize, value: u32) {
         match self {
             Device::DebugConsole(d) => d.io_write(offset, size, value),
+            Device::Pic(p) => p.io_write(port, value as u8),
             Device::Scratch(d) => d.write(offset as u64, size, value),
         }
     }
@@ -44,7 +49,7 @@ impl Device {
     /// MMIO read at `offset` from the start of the device's MMIO range.
     pub fn mmio_read(&mut self, offset: u64, size: usize) -> u32 {
         match self {
-            Device::DebugConsole(_) => (u64::MAX >> (64 - 8 * size)) as u32,
+            Device::DebugConsole(_) | Device::Pic(_) => (u64::MAX >> (64 - 8 * size)) as u32,
             Device::Scratch(d) => d.read(offset, size),
         }
     }
@@ -52,7 +57,7 @@ impl Device {
     /// MMIO write at `offset` from the start of the device's MMIO range.
     pub fn mmio_write(&mut self, offset: u64, size: usize, value: u32) {
         match self {
-            Device::DebugConsole(_) => {}
+            Device::DebugConsole(_) | Device::Pic(_) => {}
             Device::Scratch(d) => d.write(offset, size, value),
         }
     }

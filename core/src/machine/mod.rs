@@ -22,6 +22,9 @@ pub struct MachineConfig {
     pub a20_enabled: bool,
     /// Attach the port-0xE9 debug console.
     pub debug_console: bool,
+    /// Attach the 8259A interrupt-controller pair (every PC has one; a bare CPU with an
+    /// empty I/O bus, as some test vectors assume, has none).
+    pub pic: bool,
 }
 
 impl Default for MachineConfig {
@@ -30,6 +33,7 @@ impl Default for MachineConfig {
             ram_size: 16 << 20,
             a20_enabled: true,
             debug_console: true,
+            pic: true,
         }
     }
 }
@@ -62,6 +66,13 @@ impl Machine {
         let mut bus = Bus::new(mem);
         if !config.a20_enabled {
             bus.a20_mask = !(1 << 20);
+        }
+        if config.pic {
+            let pic = bus.add_device(Device::Pic(crate::devices::pic::DualPic::default()));
+            bus.map_ports(0x20, 2, pic)?;
+            bus.map_ports(0xA0, 2, pic)?;
+            bus.map_ports(0x4D0, 2, pic)?;
+            bus.pic = Some(pic);
         }
         let debug_console = if config.debug_console {
             let id = bus.add_device(Device::DebugConsole(DebugConsole::default()));
@@ -173,7 +184,12 @@ impl Machine {
         }
     }
 
-    /// Raises the INTR line with `vector` (what an interrupt controller does): the interrupt is
+    /// Drives interrupt request line `irq` (0-15) of the 8259A pair (what a device does).
+    pub fn set_irq(&mut self, irq: u8, level: bool) {
+        self.bus.set_irq(irq, level);
+    }
+
+    /// Raises the INTR line directly with `vector`, bypassing the interrupt controller: the interrupt is
     /// delivered at the next instruction boundary where EFLAGS.IF is set and no STI/MOV SS
     /// shadow is active, and it wakes a halted CPU. A later call replaces a vector not yet
     /// taken.
@@ -196,11 +212,19 @@ impl Machine {
                 return Ok(ExitReason::TripleFault);
             }
             let left = end - self.cpu.icount;
-            // An external interrupt is taken between instructions when IF is set and no
+            // An external interrupt (the INTR line: the interrupt controller, or a vector
+            // raised with `interrupt`) is taken between instructions when IF is set and no
             // STI/MOV SS shadow is active; it also ends a HLT.
-            if let Some(v) = self.cpu.pending_irq {
-                if self.cpu.s.eflags & flag::IF != 0 && !self.cpu.irq_shadow && left > 0 {
-                    self.cpu.pending_irq = None;
+            if (self.bus.intr || self.cpu.pending_irq.is_some())
+                && self.cpu.s.eflags & flag::IF != 0
+                && !self.cpu.irq_shadow
+                && left > 0
+            {
+                let v = match self.cpu.pending_irq.take() {
+                    Some(v) => Some(v),
+                    None => self.bus.acknowledge_interrupt(),
+                };
+                if let Some(v) = v {
                     self.cpu.s.halted = false;
                     self.cpu.insn_eip = self.cpu.s.eip;
                     self.raise(Exception::External(v))?;
