@@ -311,7 +311,8 @@ pub fn run_test(t: &Test, flags_mask: u16, actions: &[Action]) -> Result<(), Str
         ram_size: RAM,
         a20_enabled: true,
         debug_console: false,
-        pic: false,
+        chipset: false,
+        ..MachineConfig::default()
     })
     .map_err(|e| e.to_string())?;
     let mut state = initial_state(t)?;

@@ -176,3 +176,66 @@ fn pic_delivers_an_irq_line_with_its_vector_and_eoi() {
     assert_eq!(r32(&m, 0x952) & 0xFFFF, 2);
     assert_eq!(m.cpu_state().regs[1] & 0xFFFF, 2);
 }
+
+#[test]
+fn pit_ticks_wake_hlt_in_virtual_time() {
+    // PIT channel 0, mode 2, count 1193 (≈1 kHz); IRQ 0 unmasked; the loop halts until ten
+    // timer interrupts were counted, then stops with CLI; HLT.
+    let code = asm16(|a| {
+        for (port, v) in [
+            (0x20u32, 0x11u32),
+            (0x21, 0x20),
+            (0x21, 0x04),
+            (0x21, 0x01),
+            (0x21, 0xFE),
+            (0x43, 0x34),
+            (0x40, 1193 & 0xFF),
+            (0x40, 1193 >> 8),
+        ] {
+            a.mov(al, v)?;
+            a.out(port, al)?;
+        }
+        a.sti()?;
+        let mut again = a.create_label();
+        a.set_label(&mut again)?;
+        a.hlt()?;
+        a.cmp(word_ptr(0x8FE), 10u32)?;
+        a.jb(again)?;
+        a.cli()?;
+        a.hlt()
+    });
+    let run = || {
+        let mut m = machine(&code);
+        // vector 0x20 = IRQ 0 after the ICW2 above; the shared handler counts at 0x8FE; it
+        // needs an EOI for the next tick
+        let mut h = CodeAssembler::new(16).unwrap();
+        h.inc(word_ptr(0x8FE)).unwrap();
+        h.push(ax).unwrap();
+        h.mov(al, 0x20u32).unwrap();
+        h.out(0x20u32, al).unwrap();
+        h.pop(ax).unwrap();
+        h.iret().unwrap();
+        m.write_phys(0x7E00, &h.assemble(0x7E00).unwrap()).unwrap();
+        assert_eq!(m.run(100_000).unwrap(), ExitReason::Halted);
+        (
+            r32(&m, 0x8FE) & 0xFFFF,
+            m.instruction_count(),
+            m.virtual_time_ns(),
+        )
+    };
+    let (ticks, insns, ns) = run();
+    assert_eq!(ticks, 10);
+    // the tenth edge comes at 10 × 1193 input ticks = 11930 × 10^9 / 1193182 ns ≈ 9.998 ms;
+    // the few instructions after it take 1 ns each at the default 1 GHz
+    let tenth = (11930u128 * 1_000_000_000).div_ceil(1_193_182) as u64;
+    assert!(
+        ns >= tenth && ns < tenth + 1000,
+        "virtual time {ns} ns, tenth tick at {tenth} ns"
+    );
+    assert!(
+        insns < 1000,
+        "halted time is skipped, not executed ({insns} instructions)"
+    );
+    // and the same run gives the same result
+    assert_eq!(run(), (ticks, insns, ns));
+}

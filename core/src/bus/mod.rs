@@ -11,6 +11,10 @@ mod range_map;
 pub use range_map::{Mapping, RangeMap};
 
 use crate::devices::{Device, DeviceId};
+use crate::time::{TimerId, Timers, VirtualClock};
+
+/// Default virtual instruction rate: 1 G instructions per virtual second (1 ns each).
+pub const DEFAULT_HZ: u64 = 1_000_000_000;
 use crate::memory::{GuestMemory, PAGE_HOLE, PAGE_MMIO};
 
 /// Memory, devices and the maps that route accesses to them.
@@ -26,6 +30,15 @@ pub struct Bus {
     pub devices: Vec<Device>,
     /// The interrupt controller, if the machine has one.
     pub pic: Option<DeviceId>,
+    /// The interval timer, if the machine has one.
+    pub pit: Option<DeviceId>,
+    /// Virtual time.
+    pub clock: VirtualClock,
+    /// Armed device timers.
+    pub timers: Timers,
+    /// The instruction count at which the earliest timer is due (`u64::MAX`: none); kept
+    /// current by every change to the timers or the clock.
+    pub timer_icount: u64,
     /// The interrupt controller's INTR output (kept current after every access to it).
     pub intr: bool,
     /// Physical address mask applied by the A20 gate: all ones when A20 is enabled, bit 20
@@ -42,6 +55,10 @@ impl Bus {
             mmio: RangeMap::default(),
             devices: Vec::new(),
             pic: None,
+            pit: None,
+            clock: VirtualClock::new(DEFAULT_HZ),
+            timers: Timers::default(),
+            timer_icount: u64::MAX,
             intr: false,
             a20_mask: !0,
         }
@@ -182,6 +199,68 @@ impl Bus {
         }
     }
 
+    /// After an access to `dev`: re-arm its timer (the PIT) or recompute INTR (the PIC).
+    fn after_access(&mut self, dev: DeviceId, now: u64) {
+        if Some(dev) == self.pit {
+            self.arm_pit(now);
+        }
+        self.refresh_intr(dev);
+    }
+
+    fn arm_pit(&mut self, now: u64) {
+        let Some(id) = self.pit else { return };
+        if let Device::Pit(p) = &self.devices[id.0 as usize] {
+            match p.next_irq0(now) {
+                Some(t) => self.timers.set(TimerId::Pit0, t),
+                None => self.timers.clear(TimerId::Pit0),
+            }
+        }
+        self.retime();
+    }
+
+    /// Recomputes `timer_icount`.
+    pub fn retime(&mut self) {
+        self.timer_icount = match self.timers.next() {
+            Some((d, _)) => self.clock.icount_at(d),
+            None => u64::MAX,
+        };
+    }
+
+    /// While the CPU is halted: moves virtual time to the next timer deadline (idle time is
+    /// skipped, not spent) and fires it. Returns false when no timer is armed.
+    pub fn idle_to_next_timer(&mut self, icount: u64) -> bool {
+        let Some((d, _)) = self.timers.next() else {
+            return false;
+        };
+        self.clock.skip_to(icount, d);
+        self.retime();
+        self.fire_timers(icount);
+        true
+    }
+
+    /// Runs the device callbacks of every timer due at the virtual time of `icount`.
+    pub fn fire_timers(&mut self, icount: u64) {
+        let now = self.clock.now_ns(icount);
+        while let Some(id) = self.timers.pop_due(now) {
+            match id {
+                TimerId::Pit0 => {
+                    let Some(pit) = self.pit else { continue };
+                    let pulse = match &mut self.devices[pit.0 as usize] {
+                        Device::Pit(p) => p.fire(now),
+                        _ => false,
+                    };
+                    if pulse {
+                        // an edge on IRQ 0
+                        self.set_irq(0, false);
+                        self.set_irq(0, true);
+                    }
+                    self.arm_pit(now);
+                }
+            }
+        }
+        self.retime();
+    }
+
     /// Recomputes the INTR line after an access to `dev`, if it is the interrupt controller.
     #[inline]
     fn refresh_intr(&mut self, dev: DeviceId) {
@@ -213,23 +292,28 @@ impl Bus {
         Some(v)
     }
 
-    /// Port input of `n` (1, 2 or 4) bytes; unclaimed ports read as all ones.
-    pub fn io_in(&mut self, port: u16, n: usize) -> u32 {
+    /// Port input of `n` (1, 2 or 4) bytes by the instruction retiring as number `icount`;
+    /// unclaimed ports read as all ones.
+    pub fn io_in(&mut self, port: u16, n: usize, icount: u64) -> u32 {
+        let now = self.clock.now_ns(icount);
         match self.ports.find(port as u64).copied() {
             Some(m) => {
-                let v = self.devices[m.device.0 as usize].io_read(port, port - m.start as u16, n);
-                self.refresh_intr(m.device);
+                let v =
+                    self.devices[m.device.0 as usize].io_read(port, port - m.start as u16, n, now);
+                self.after_access(m.device, now);
                 v
             }
             None => (u64::MAX >> (64 - 8 * n)) as u32,
         }
     }
 
-    /// Port output of `n` (1, 2 or 4) bytes; writes to unclaimed ports are ignored.
-    pub fn io_out(&mut self, port: u16, n: usize, v: u32) {
+    /// Port output of `n` (1, 2 or 4) bytes by the instruction retiring as number `icount`;
+    /// writes to unclaimed ports are ignored.
+    pub fn io_out(&mut self, port: u16, n: usize, v: u32, icount: u64) {
+        let now = self.clock.now_ns(icount);
         if let Some(m) = self.ports.find(port as u64).copied() {
-            self.devices[m.device.0 as usize].io_write(port, port - m.start as u16, n, v);
-            self.refresh_intr(m.device);
+            self.devices[m.device.0 as usize].io_write(port, port - m.start as u16, n, v, now);
+            self.after_access(m.device, now);
         }
     }
 }
@@ -291,8 +375,8 @@ mod tests {
     #[test]
     fn unclaimed_ports_read_ones() {
         let mut b = bus();
-        assert_eq!(b.io_in(0x1234, 1), 0xff);
-        assert_eq!(b.io_in(0x1234, 2), 0xffff);
-        assert_eq!(b.io_in(0x1234, 4), 0xffff_ffff);
+        assert_eq!(b.io_in(0x1234, 1, 0), 0xff);
+        assert_eq!(b.io_in(0x1234, 2, 0), 0xffff);
+        assert_eq!(b.io_in(0x1234, 4, 0), 0xffff_ffff);
     }
 }

@@ -7,6 +7,7 @@
 
 mod debugcon;
 pub mod pic;
+pub mod pit;
 mod scratch;
 
 pub use debugcon::DebugConsole;
@@ -25,23 +26,27 @@ pub enum Device {
     Scratch(ScratchRegisters),
     /// The master/slave 8259A pair (ports 0x20-0x21, 0xA0-0xA1, ELCR 0x4D0-0x4D1).
     Pic(pic::DualPic),
+    /// The 8254 timer (ports 0x40-0x43) and port 0x61.
+    Pit(pit::Pit),
 }
 
 impl Device {
-    /// Port read of `port`, `offset` bytes into the device's port range.
-    pub fn io_read(&mut self, port: u16, offset: u16, size: usize) -> u32 {
+    /// Port read of `port`, `offset` bytes into the device's port range, at virtual time `now`.
+    pub fn io_read(&mut self, port: u16, offset: u16, size: usize, now: u64) -> u32 {
         match self {
             Device::DebugConsole(d) => d.io_read(offset, size),
             Device::Pic(p) => p.io_read(port) as u32,
+            Device::Pit(p) => p.io_read(port, now) as u32,
             Device::Scratch(d) => d.read(offset as u64, size),
         }
     }
 
-    /// Port write of `port`, `offset` bytes into the device's port range.
-    pub fn io_write(&mut self, port: u16, offset: u16, size: usize, value: u32) {
+    /// Port write of `port`, `offset` bytes into the device's port range, at virtual time `now`.
+    pub fn io_write(&mut self, port: u16, offset: u16, size: usize, value: u32, now: u64) {
         match self {
             Device::DebugConsole(d) => d.io_write(offset, size, value),
             Device::Pic(p) => p.io_write(port, value as u8),
+            Device::Pit(p) => p.io_write(port, value as u8, now),
             Device::Scratch(d) => d.write(offset as u64, size, value),
         }
     }
@@ -49,7 +54,9 @@ impl Device {
     /// MMIO read at `offset` from the start of the device's MMIO range.
     pub fn mmio_read(&mut self, offset: u64, size: usize) -> u32 {
         match self {
-            Device::DebugConsole(_) | Device::Pic(_) => (u64::MAX >> (64 - 8 * size)) as u32,
+            Device::DebugConsole(_) | Device::Pic(_) | Device::Pit(_) => {
+                (u64::MAX >> (64 - 8 * size)) as u32
+            }
             Device::Scratch(d) => d.read(offset, size),
         }
     }
@@ -57,7 +64,7 @@ impl Device {
     /// MMIO write at `offset` from the start of the device's MMIO range.
     pub fn mmio_write(&mut self, offset: u64, size: usize, value: u32) {
         match self {
-            Device::DebugConsole(_) | Device::Pic(_) => {}
+            Device::DebugConsole(_) | Device::Pic(_) | Device::Pit(_) => {}
             Device::Scratch(d) => d.write(offset, size, value),
         }
     }

@@ -13,6 +13,10 @@ use crate::devices::{DebugConsole, Device, DeviceId};
 use crate::memory::GuestMemory;
 use crate::VmError;
 
+/// Consecutive idle skips (HLT to the next timer) that deliver no interrupt before `run`
+/// reports the CPU as halted for good.
+const IDLE_SKIPS_WITHOUT_INTERRUPT: u32 = 64;
+
 /// How a machine is built.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MachineConfig {
@@ -22,9 +26,12 @@ pub struct MachineConfig {
     pub a20_enabled: bool,
     /// Attach the port-0xE9 debug console.
     pub debug_console: bool,
-    /// Attach the 8259A interrupt-controller pair (every PC has one; a bare CPU with an
-    /// empty I/O bus, as some test vectors assume, has none).
-    pub pic: bool,
+    /// Attach the PC chipset's legacy devices: the 8259A interrupt-controller pair and the
+    /// 8254 timer (every PC has them; a bare CPU with an empty I/O bus, as some test vectors
+    /// assume, has none).
+    pub chipset: bool,
+    /// Instructions per virtual second: the rate at which virtual time advances.
+    pub cpu_hz: u64,
 }
 
 impl Default for MachineConfig {
@@ -33,7 +40,8 @@ impl Default for MachineConfig {
             ram_size: 16 << 20,
             a20_enabled: true,
             debug_console: true,
-            pic: true,
+            chipset: true,
+            cpu_hz: crate::bus::DEFAULT_HZ,
         }
     }
 }
@@ -67,12 +75,20 @@ impl Machine {
         if !config.a20_enabled {
             bus.a20_mask = !(1 << 20);
         }
-        if config.pic {
+        if config.cpu_hz == 0 {
+            return Err(VmError::Config("cpu_hz must be at least 1".into()));
+        }
+        bus.clock = crate::time::VirtualClock::new(config.cpu_hz);
+        if config.chipset {
             let pic = bus.add_device(Device::Pic(crate::devices::pic::DualPic::default()));
             bus.map_ports(0x20, 2, pic)?;
             bus.map_ports(0xA0, 2, pic)?;
             bus.map_ports(0x4D0, 2, pic)?;
             bus.pic = Some(pic);
+            let pit = bus.add_device(Device::Pit(crate::devices::pit::Pit::default()));
+            bus.map_ports(0x40, 4, pit)?;
+            bus.map_ports(0x61, 1, pit)?;
+            bus.pit = Some(pit);
         }
         let debug_console = if config.debug_console {
             let id = bus.add_device(Device::DebugConsole(DebugConsole::default()));
@@ -168,6 +184,11 @@ impl Machine {
         self.cpu.instruction_count()
     }
 
+    /// Virtual time in nanoseconds: retired instructions at `cpu_hz` plus skipped idle time.
+    pub fn virtual_time_ns(&self) -> u64 {
+        self.bus.clock.now_ns(self.cpu.icount)
+    }
+
     /// Block-cache counters.
     pub fn block_stats(&self) -> BlockStats {
         self.blocks.stats()
@@ -207,9 +228,13 @@ impl Machine {
     /// `Err(VmError::Unsupported)`, with EIP on that instruction and nothing of it executed.
     pub fn run(&mut self, max_instructions: u64) -> Result<ExitReason, VmError> {
         let end = self.cpu.icount.saturating_add(max_instructions);
+        let mut idle_skips = 0;
         loop {
             if self.cpu.shutdown {
                 return Ok(ExitReason::TripleFault);
+            }
+            if self.cpu.icount >= self.bus.timer_icount {
+                self.bus.fire_timers(self.cpu.icount);
             }
             let left = end - self.cpu.icount;
             // An external interrupt (the INTR line: the interrupt controller, or a vector
@@ -225,6 +250,7 @@ impl Machine {
                     None => self.bus.acknowledge_interrupt(),
                 };
                 if let Some(v) = v {
+                    idle_skips = 0;
                     self.cpu.s.halted = false;
                     self.cpu.insn_eip = self.cpu.s.eip;
                     self.raise(Exception::External(v))?;
@@ -232,6 +258,16 @@ impl Machine {
                 }
             }
             if self.cpu.s.halted {
+                // HLT with interrupts enabled skips idle time to the next timer deadline. A
+                // guest waiting on timers whose interrupts stay masked would wait forever:
+                // after `IDLE_SKIPS_WITHOUT_INTERRUPT` skips that wake nothing, report Halted.
+                if self.cpu.s.eflags & flag::IF != 0
+                    && idle_skips < IDLE_SKIPS_WITHOUT_INTERRUPT
+                    && self.bus.idle_to_next_timer(self.cpu.icount)
+                {
+                    idle_skips += 1;
+                    continue;
+                }
                 return Ok(ExitReason::Halted);
             }
             if left == 0 {

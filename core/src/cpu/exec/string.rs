@@ -165,7 +165,7 @@ pub(crate) fn ins<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
         cpu.check_write(bus, ES, di, S as u32)?;
         let port = cpu.reg::<2>(EDX) as u16;
         cpu.io_allowed(bus, port, S as u32)?;
-        let v = bus.io_in(port, S);
+        let v = bus.io_in(port, S, cpu.icount);
         cpu.write_mem::<S>(bus, ES, di, v)?;
         cpu.advance(EDI as u8, step, a32);
         Ok(())
@@ -179,7 +179,7 @@ pub(crate) fn outs<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
         let v = cpu.read_mem::<S>(bus, u.mem.seg, cpu.index(ESI as u8, a32))?;
         let port = cpu.reg::<2>(EDX) as u16;
         cpu.io_allowed(bus, port, S as u32)?;
-        bus.io_out(port, S, v);
+        bus.io_out(port, S, v, cpu.icount);
         cpu.advance(ESI as u8, step, a32);
         Ok(())
     })

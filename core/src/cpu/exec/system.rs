@@ -46,7 +46,7 @@ pub(crate) fn flag_op(cpu: &mut Cpu, _: &mut Bus, u: &Uop) -> R {
 pub(crate) fn in_<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
     let port = cpu.load::<2>(bus, u, u.src)? as u16;
     cpu.io_allowed(bus, port, S as u32)?;
-    let v = bus.io_in(port, S);
+    let v = bus.io_in(port, S, cpu.icount);
     cpu.set_reg::<S>(EAX, v);
     Ok(())
 }
@@ -56,7 +56,7 @@ pub(crate) fn out<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
     let port = cpu.load::<2>(bus, u, u.dst)? as u16;
     cpu.io_allowed(bus, port, S as u32)?;
     let v = cpu.reg::<S>(EAX);
-    bus.io_out(port, S, v);
+    bus.io_out(port, S, v, cpu.icount);
     Ok(())
 }
 
