@@ -239,3 +239,50 @@ fn pit_ticks_wake_hlt_in_virtual_time() {
     // and the same run gives the same result
     assert_eq!(run(), (ticks, insns, ns));
 }
+
+#[test]
+fn serial_port_output_and_receive_interrupt() {
+    // Print "ok" on COM1, then enable the received-data interrupt (IER bit 0, MCR OUT2),
+    // unmask IRQ 4 at the PIC and wait; the IRQ 4 handler (vector 0x24) stores the byte.
+    let code = asm16(|a| {
+        for (port, v) in [
+            (0x20u32, 0x11u32),
+            (0x21, 0x20),
+            (0x21, 0x04),
+            (0x21, 0x01),
+            (0x21, 0xEF),
+        ] {
+            a.mov(al, v)?;
+            a.out(port, al)?;
+        }
+        a.mov(dx, 0x3F8u32)?;
+        a.mov(al, b'o' as u32)?;
+        a.out(dx, al)?;
+        a.mov(al, b'k' as u32)?;
+        a.out(dx, al)?;
+        a.mov(dx, 0x3F9u32)?;
+        a.mov(al, 1u32)?; // IER: received data available
+        a.out(dx, al)?;
+        a.mov(dx, 0x3FCu32)?;
+        a.mov(al, 0x08u32)?; // MCR: OUT2
+        a.out(dx, al)?;
+        a.sti()?;
+        a.hlt()?;
+        a.hlt()
+    });
+    let mut m = machine(&code);
+    m.write_phys(0x24 * 4, &[0x00, 0x7F, 0, 0]).unwrap();
+    let mut h = CodeAssembler::new(16).unwrap();
+    h.mov(dx, 0x3F8u32).unwrap();
+    h.in_(al, dx).unwrap();
+    h.mov(byte_ptr(0x960), al).unwrap();
+    h.mov(al, 0x20u32).unwrap();
+    h.out(0x20u32, al).unwrap();
+    h.iret().unwrap();
+    m.write_phys(0x7F00, &h.assemble(0x7F00).unwrap()).unwrap();
+    assert_eq!(m.run(1000).unwrap(), ExitReason::Halted);
+    assert_eq!(m.take_serial_output(), b"ok");
+    m.send_serial(b"Z");
+    assert_eq!(m.run(1000).unwrap(), ExitReason::Halted);
+    assert_eq!(r32(&m, 0x960) & 0xFF, b'Z' as u32);
+}

@@ -32,6 +32,10 @@ pub struct Bus {
     pub pic: Option<DeviceId>,
     /// The interval timer, if the machine has one.
     pub pit: Option<DeviceId>,
+    /// COM1 and its IRQ line, if the machine has it.
+    pub com1: Option<(DeviceId, u8)>,
+    /// Bytes sent to COM1 by the host that did not fit in its receiver yet.
+    pub serial_in: std::collections::VecDeque<u8>,
     /// Virtual time.
     pub clock: VirtualClock,
     /// Armed device timers.
@@ -56,6 +60,8 @@ impl Bus {
             devices: Vec::new(),
             pic: None,
             pit: None,
+            com1: None,
+            serial_in: std::collections::VecDeque::new(),
             clock: VirtualClock::new(DEFAULT_HZ),
             timers: Timers::default(),
             timer_icount: u64::MAX,
@@ -204,7 +210,30 @@ impl Bus {
         if Some(dev) == self.pit {
             self.arm_pit(now);
         }
+        if self.com1.map(|c| c.0) == Some(dev) {
+            self.serial_update();
+        }
         self.refresh_intr(dev);
+    }
+
+    /// Moves waiting host bytes into COM1's receiver and updates its interrupt line.
+    pub fn serial_update(&mut self) {
+        let Some((id, irq)) = self.com1 else { return };
+        let level = match &mut self.devices[id.0 as usize] {
+            Device::Uart(u) => {
+                while u.can_receive() {
+                    match self.serial_in.pop_front() {
+                        Some(b) => {
+                            u.receive(&[b]);
+                        }
+                        None => break,
+                    }
+                }
+                u.irq_level()
+            }
+            _ => return,
+        };
+        self.set_irq(irq, level);
     }
 
     fn arm_pit(&mut self, now: u64) {

@@ -9,6 +9,7 @@ mod debugcon;
 pub mod pic;
 pub mod pit;
 mod scratch;
+pub mod uart;
 
 pub use debugcon::DebugConsole;
 pub use scratch::ScratchRegisters;
@@ -28,6 +29,8 @@ pub enum Device {
     Pic(pic::DualPic),
     /// The 8254 timer (ports 0x40-0x43) and port 0x61.
     Pit(pit::Pit),
+    /// A 16550A serial port.
+    Uart(uart::Uart),
 }
 
 impl Device {
@@ -37,6 +40,7 @@ impl Device {
             Device::DebugConsole(d) => d.io_read(offset, size),
             Device::Pic(p) => p.io_read(port) as u32,
             Device::Pit(p) => p.io_read(port, now) as u32,
+            Device::Uart(u) => u.read(offset) as u32,
             Device::Scratch(d) => d.read(offset as u64, size),
         }
     }
@@ -47,6 +51,7 @@ impl Device {
             Device::DebugConsole(d) => d.io_write(offset, size, value),
             Device::Pic(p) => p.io_write(port, value as u8),
             Device::Pit(p) => p.io_write(port, value as u8, now),
+            Device::Uart(u) => u.write(offset, value as u8),
             Device::Scratch(d) => d.write(offset as u64, size, value),
         }
     }
@@ -54,7 +59,7 @@ impl Device {
     /// MMIO read at `offset` from the start of the device's MMIO range.
     pub fn mmio_read(&mut self, offset: u64, size: usize) -> u32 {
         match self {
-            Device::DebugConsole(_) | Device::Pic(_) | Device::Pit(_) => {
+            Device::DebugConsole(_) | Device::Pic(_) | Device::Pit(_) | Device::Uart(_) => {
                 (u64::MAX >> (64 - 8 * size)) as u32
             }
             Device::Scratch(d) => d.read(offset, size),
@@ -64,7 +69,7 @@ impl Device {
     /// MMIO write at `offset` from the start of the device's MMIO range.
     pub fn mmio_write(&mut self, offset: u64, size: usize, value: u32) {
         match self {
-            Device::DebugConsole(_) | Device::Pic(_) | Device::Pit(_) => {}
+            Device::DebugConsole(_) | Device::Pic(_) | Device::Pit(_) | Device::Uart(_) => {}
             Device::Scratch(d) => d.write(offset, size, value),
         }
     }

@@ -89,6 +89,9 @@ impl Machine {
             bus.map_ports(0x40, 4, pit)?;
             bus.map_ports(0x61, 1, pit)?;
             bus.pit = Some(pit);
+            let com1 = bus.add_device(Device::Uart(crate::devices::uart::Uart::default()));
+            bus.map_ports(0x3F8, 8, com1)?;
+            bus.com1 = Some((com1, 4));
         }
         let debug_console = if config.debug_console {
             let id = bus.add_device(Device::DebugConsole(DebugConsole::default()));
@@ -192,6 +195,25 @@ impl Machine {
     /// Block-cache counters.
     pub fn block_stats(&self) -> BlockStats {
         self.blocks.stats()
+    }
+
+    /// Sends bytes to the guest's serial port COM1 (they enter its receive FIFO as room
+    /// becomes available).
+    pub fn send_serial(&mut self, data: &[u8]) {
+        self.bus.serial_in.extend(data.iter().copied());
+        self.bus.serial_update();
+    }
+
+    /// Takes the bytes the guest transmitted on COM1.
+    pub fn take_serial_output(&mut self) -> Vec<u8> {
+        match self
+            .bus
+            .com1
+            .map(|c| &mut self.bus.devices[c.0 .0 as usize])
+        {
+            Some(Device::Uart(u)) => u.take_output(),
+            _ => Vec::new(),
+        }
     }
 
     /// Takes the bytes the guest wrote to the debug console (port 0xE9).
