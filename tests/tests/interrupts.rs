@@ -286,3 +286,71 @@ fn serial_port_output_and_receive_interrupt() {
     assert_eq!(m.run(1000).unwrap(), ExitReason::Halted);
     assert_eq!(r32(&m, 0x960) & 0xFF, b'Z' as u32);
 }
+
+#[test]
+fn rtc_date_and_periodic_interrupt() {
+    // Read the year and month registers (BCD), then enable the periodic interrupt at 2 Hz
+    // (register A rate 15: 32768 >> 14) and wait for four IRQ 8 interrupts (vector 0x28 + 0).
+    let code = asm16(|a| {
+        for (port, v) in [
+            (0x20u32, 0x11u32),
+            (0x21, 0x20),
+            (0x21, 0x04),
+            (0x21, 0x01),
+            (0xA0, 0x11),
+            (0xA1, 0x28),
+            (0xA1, 0x02),
+            (0xA1, 0x01),
+            (0x21, 0xFB),
+            (0xA1, 0xFE),
+        ] {
+            a.mov(al, v)?;
+            a.out(port, al)?;
+        }
+        for (index, slot) in [(9u32, 0x970u32), (8, 0x971)] {
+            a.mov(al, index)?;
+            a.out(0x70u32, al)?;
+            a.in_(al, 0x71u32)?;
+            a.mov(byte_ptr(slot), al)?;
+        }
+        for (index, v) in [(0x0Au32, 0x2Fu32), (0x0B, 0x42)] {
+            a.mov(al, index)?;
+            a.out(0x70u32, al)?;
+            a.mov(al, v)?;
+            a.out(0x71u32, al)?;
+        }
+        a.sti()?;
+        let mut again = a.create_label();
+        a.set_label(&mut again)?;
+        a.hlt()?;
+        a.cmp(word_ptr(0x8FE), 4u32)?;
+        a.jb(again)?;
+        a.cli()?;
+        a.hlt()
+    });
+    let mut m = machine(&code);
+    m.write_phys(0x28 * 4, &[0x00, 0x7E, 0, 0]).unwrap();
+    // handler: count, read register C (clears the flags and the IRQ), EOI slave and master
+    let mut h = CodeAssembler::new(16).unwrap();
+    h.inc(word_ptr(0x8FE)).unwrap();
+    h.push(ax).unwrap();
+    h.mov(al, 0x0Cu32).unwrap();
+    h.out(0x70u32, al).unwrap();
+    h.in_(al, 0x71u32).unwrap();
+    h.mov(al, 0x20u32).unwrap();
+    h.out(0xA0u32, al).unwrap();
+    h.out(0x20u32, al).unwrap();
+    h.pop(ax).unwrap();
+    h.iret().unwrap();
+    m.write_phys(0x7E00, &h.assemble(0x7E00).unwrap()).unwrap();
+    assert_eq!(m.run(100_000).unwrap(), ExitReason::Halted);
+    // the default start time is 2026-01-01: year 0x26, month 0x01 in BCD
+    assert_eq!(r32(&m, 0x970) & 0xFFFF, 0x0126);
+    assert_eq!(r32(&m, 0x8FE) & 0xFFFF, 4);
+    // four periods of 500 ms: the fourth interrupt at 2 s of virtual time
+    let ns = m.virtual_time_ns();
+    assert!(
+        (2_000_000_000..2_000_010_000).contains(&ns),
+        "virtual time {ns}"
+    );
+}

@@ -32,6 +32,8 @@ pub struct Bus {
     pub pic: Option<DeviceId>,
     /// The interval timer, if the machine has one.
     pub pit: Option<DeviceId>,
+    /// The real-time clock, if the machine has one.
+    pub rtc: Option<DeviceId>,
     /// COM1 and its IRQ line, if the machine has it.
     pub com1: Option<(DeviceId, u8)>,
     /// Bytes sent to COM1 by the host that did not fit in its receiver yet.
@@ -61,6 +63,7 @@ impl Bus {
             pic: None,
             pit: None,
             com1: None,
+            rtc: None,
             serial_in: std::collections::VecDeque::new(),
             clock: VirtualClock::new(DEFAULT_HZ),
             timers: Timers::default(),
@@ -213,7 +216,25 @@ impl Bus {
         if self.com1.map(|c| c.0) == Some(dev) {
             self.serial_update();
         }
+        if Some(dev) == self.rtc {
+            self.rtc_update(now);
+        }
         self.refresh_intr(dev);
+    }
+
+    /// Brings the RTC's interrupt flags up to `now`, drives IRQ 8 and re-arms its timer.
+    fn rtc_update(&mut self, now: u64) {
+        let Some(id) = self.rtc else { return };
+        let (level, next) = match &mut self.devices[id.0 as usize] {
+            Device::Rtc(r) => (r.update(now), r.next_event(now)),
+            _ => return,
+        };
+        self.set_irq(8, level);
+        match next {
+            Some(t) => self.timers.set(TimerId::Rtc, t),
+            None => self.timers.clear(TimerId::Rtc),
+        }
+        self.retime();
     }
 
     /// Moves waiting host bytes into COM1's receiver and updates its interrupt line.
@@ -285,6 +306,7 @@ impl Bus {
                     }
                     self.arm_pit(now);
                 }
+                TimerId::Rtc => self.rtc_update(now),
             }
         }
         self.retime();

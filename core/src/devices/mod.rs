@@ -8,6 +8,7 @@
 mod debugcon;
 pub mod pic;
 pub mod pit;
+pub mod rtc;
 mod scratch;
 pub mod uart;
 
@@ -31,6 +32,8 @@ pub enum Device {
     Pit(pit::Pit),
     /// A 16550A serial port.
     Uart(uart::Uart),
+    /// The MC146818 real-time clock and CMOS RAM (ports 0x70-0x71).
+    Rtc(rtc::Rtc),
 }
 
 impl Device {
@@ -41,6 +44,7 @@ impl Device {
             Device::Pic(p) => p.io_read(port) as u32,
             Device::Pit(p) => p.io_read(port, now) as u32,
             Device::Uart(u) => u.read(offset) as u32,
+            Device::Rtc(r) => r.io_read(port, now) as u32,
             Device::Scratch(d) => d.read(offset as u64, size),
         }
     }
@@ -52,6 +56,7 @@ impl Device {
             Device::Pic(p) => p.io_write(port, value as u8),
             Device::Pit(p) => p.io_write(port, value as u8, now),
             Device::Uart(u) => u.write(offset, value as u8),
+            Device::Rtc(r) => r.io_write(port, value as u8, now),
             Device::Scratch(d) => d.write(offset as u64, size, value),
         }
     }
@@ -59,9 +64,11 @@ impl Device {
     /// MMIO read at `offset` from the start of the device's MMIO range.
     pub fn mmio_read(&mut self, offset: u64, size: usize) -> u32 {
         match self {
-            Device::DebugConsole(_) | Device::Pic(_) | Device::Pit(_) | Device::Uart(_) => {
-                (u64::MAX >> (64 - 8 * size)) as u32
-            }
+            Device::DebugConsole(_)
+            | Device::Pic(_)
+            | Device::Pit(_)
+            | Device::Uart(_)
+            | Device::Rtc(_) => (u64::MAX >> (64 - 8 * size)) as u32,
             Device::Scratch(d) => d.read(offset, size),
         }
     }
@@ -69,7 +76,11 @@ impl Device {
     /// MMIO write at `offset` from the start of the device's MMIO range.
     pub fn mmio_write(&mut self, offset: u64, size: usize, value: u32) {
         match self {
-            Device::DebugConsole(_) | Device::Pic(_) | Device::Pit(_) | Device::Uart(_) => {}
+            Device::DebugConsole(_)
+            | Device::Pic(_)
+            | Device::Pit(_)
+            | Device::Uart(_)
+            | Device::Rtc(_) => {}
             Device::Scratch(d) => d.write(offset, size, value),
         }
     }

@@ -32,6 +32,9 @@ pub struct MachineConfig {
     pub chipset: bool,
     /// Instructions per virtual second: the rate at which virtual time advances.
     pub cpu_hz: u64,
+    /// What the real-time clock reads at virtual time 0, in seconds since 1970-01-01 UTC
+    /// (never the host's clock).
+    pub start_time_unix: u64,
 }
 
 impl Default for MachineConfig {
@@ -42,6 +45,7 @@ impl Default for MachineConfig {
             debug_console: true,
             chipset: true,
             cpu_hz: crate::bus::DEFAULT_HZ,
+            start_time_unix: 1_767_225_600, // 2026-01-01 00:00:00 UTC
         }
     }
 }
@@ -92,6 +96,10 @@ impl Machine {
             let com1 = bus.add_device(Device::Uart(crate::devices::uart::Uart::default()));
             bus.map_ports(0x3F8, 8, com1)?;
             bus.com1 = Some((com1, 4));
+            let rtc = crate::devices::rtc::Rtc::new(config.start_time_unix, config.ram_size as u64);
+            let rtc = bus.add_device(Device::Rtc(rtc));
+            bus.map_ports(0x70, 2, rtc)?;
+            bus.rtc = Some(rtc);
         }
         let debug_console = if config.debug_console {
             let id = bus.add_device(Device::DebugConsole(DebugConsole::default()));

@@ -52,10 +52,12 @@ impl VirtualClock {
 pub enum TimerId {
     /// 8254 channel 0 (IRQ 0).
     Pit0 = 0,
+    /// MC146818 periodic, update and alarm events (IRQ 8).
+    Rtc = 1,
 }
 
 /// Number of [`TimerId`]s.
-const TIMERS: usize = 1;
+const TIMERS: usize = 2;
 
 /// At most one pending deadline per timer; the earliest (deadline, id) fires first, so the
 /// order never depends on insertion or hashing.
@@ -77,7 +79,7 @@ impl Timers {
 
     /// The earliest armed deadline.
     pub fn next(&self) -> Option<(u64, TimerId)> {
-        let ids = [TimerId::Pit0];
+        let ids = [TimerId::Pit0, TimerId::Rtc];
         ids.iter()
             .filter_map(|&id| self.deadlines[id as usize].map(|d| (d, id)))
             .min()
