@@ -102,6 +102,10 @@ fn run_to_end(m: &mut Machine, max: u64) -> Result<ExitCode, String> {
             summary("triple-fault");
             Ok(ExitCode::from(4))
         }
+        Ok(ExitReason::Reset) => {
+            summary("reset");
+            Ok(ExitCode::from(5))
+        }
         Err(e @ VmError::Unsupported { .. }) => {
             summary("unsupported");
             Err(e.to_string())

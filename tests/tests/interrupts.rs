@@ -354,3 +354,25 @@ fn rtc_date_and_periodic_interrupt() {
         "virtual time {ns}"
     );
 }
+
+#[test]
+fn keyboard_controller_a20_and_reset() {
+    // Disable A20 through the controller's output port (0xD1, then 0xDD: A20 off, not reset),
+    // show the 1 MiB wrap, then reset with the pulse command 0xFE.
+    let code = asm16(|a| {
+        a.mov(al, 0xD1u32)?;
+        a.out(0x64u32, al)?;
+        a.mov(al, 0xDDu32)?;
+        a.out(0x60u32, al)?;
+        // FFFF:0010 is linear 0x100000: with A20 off it is physical 0
+        a.mov(ax, 0xFFFFu32)?;
+        a.mov(es, ax)?;
+        a.mov(byte_ptr(0x10).es(), 0xA5u32)?;
+        a.mov(al, 0xFEu32)?;
+        a.out(0x64u32, al)?;
+        a.hlt()
+    });
+    let mut m = machine(&code);
+    assert_eq!(m.run(100).unwrap(), vx86_core::ExitReason::Reset);
+    assert_eq!(r32(&m, 0) & 0xFF, 0xA5, "the write wrapped to physical 0");
+}

@@ -32,6 +32,10 @@ pub struct Bus {
     pub pic: Option<DeviceId>,
     /// The interval timer, if the machine has one.
     pub pit: Option<DeviceId>,
+    /// The keyboard controller (A20 gate, reset line), if the machine has one.
+    pub kbc: Option<DeviceId>,
+    /// The guest asked for a CPU reset (keyboard controller, port 0x92).
+    pub reset_requested: bool,
     /// The real-time clock, if the machine has one.
     pub rtc: Option<DeviceId>,
     /// COM1 and its IRQ line, if the machine has it.
@@ -64,6 +68,8 @@ impl Bus {
             pit: None,
             com1: None,
             rtc: None,
+            kbc: None,
+            reset_requested: false,
             serial_in: std::collections::VecDeque::new(),
             clock: VirtualClock::new(DEFAULT_HZ),
             timers: Timers::default(),
@@ -219,7 +225,22 @@ impl Bus {
         if Some(dev) == self.rtc {
             self.rtc_update(now);
         }
+        if Some(dev) == self.kbc {
+            self.kbc_update();
+        }
         self.refresh_intr(dev);
+    }
+
+    /// Applies the keyboard controller's A20 gate and reset request, and drives IRQ 1.
+    fn kbc_update(&mut self) {
+        let Some(id) = self.kbc else { return };
+        let (a20, reset, irq1) = match &mut self.devices[id.0 as usize] {
+            Device::I8042(k) => (k.a20(), std::mem::take(&mut k.reset_requested), k.irq1()),
+            _ => return,
+        };
+        self.a20_mask = if a20 { !0 } else { !(1 << 20) };
+        self.reset_requested |= reset;
+        self.set_irq(1, irq1);
     }
 
     /// Brings the RTC's interrupt flags up to `now`, drives IRQ 8 and re-arms its timer.

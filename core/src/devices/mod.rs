@@ -6,6 +6,7 @@
 //! dispatch. The other PC platform devices (PIT, RTC, UART, …) arrive with the Linux-boot issue.
 
 mod debugcon;
+pub mod i8042;
 pub mod pic;
 pub mod pit;
 pub mod rtc;
@@ -34,6 +35,8 @@ pub enum Device {
     Uart(uart::Uart),
     /// The MC146818 real-time clock and CMOS RAM (ports 0x70-0x71).
     Rtc(rtc::Rtc),
+    /// The 8042 keyboard controller (0x60, 0x64) with port 0x92 and port 0x80.
+    I8042(i8042::I8042),
 }
 
 impl Device {
@@ -45,6 +48,7 @@ impl Device {
             Device::Pit(p) => p.io_read(port, now) as u32,
             Device::Uart(u) => u.read(offset) as u32,
             Device::Rtc(r) => r.io_read(port, now) as u32,
+            Device::I8042(k) => k.io_read(port) as u32,
             Device::Scratch(d) => d.read(offset as u64, size),
         }
     }
@@ -57,6 +61,7 @@ impl Device {
             Device::Pit(p) => p.io_write(port, value as u8, now),
             Device::Uart(u) => u.write(offset, value as u8),
             Device::Rtc(r) => r.io_write(port, value as u8, now),
+            Device::I8042(k) => k.io_write(port, value as u8),
             Device::Scratch(d) => d.write(offset as u64, size, value),
         }
     }
@@ -64,24 +69,17 @@ impl Device {
     /// MMIO read at `offset` from the start of the device's MMIO range.
     pub fn mmio_read(&mut self, offset: u64, size: usize) -> u32 {
         match self {
-            Device::DebugConsole(_)
-            | Device::Pic(_)
-            | Device::Pit(_)
-            | Device::Uart(_)
-            | Device::Rtc(_) => (u64::MAX >> (64 - 8 * size)) as u32,
             Device::Scratch(d) => d.read(offset, size),
+            // port-only devices never get an MMIO range
+            _ => (u64::MAX >> (64 - 8 * size)) as u32,
         }
     }
 
     /// MMIO write at `offset` from the start of the device's MMIO range.
     pub fn mmio_write(&mut self, offset: u64, size: usize, value: u32) {
         match self {
-            Device::DebugConsole(_)
-            | Device::Pic(_)
-            | Device::Pit(_)
-            | Device::Uart(_)
-            | Device::Rtc(_) => {}
             Device::Scratch(d) => d.write(offset, size, value),
+            _ => {}
         }
     }
 }

@@ -59,6 +59,8 @@ pub enum ExitReason {
     Halted,
     /// The processor shut down (a fault while delivering a double fault).
     TripleFault,
+    /// The guest reset the machine (keyboard-controller reset pulse or port 0x92): a reboot.
+    Reset,
 }
 
 /// A whole x86 PC.
@@ -100,6 +102,14 @@ impl Machine {
             let rtc = bus.add_device(Device::Rtc(rtc));
             bus.map_ports(0x70, 2, rtc)?;
             bus.rtc = Some(rtc);
+            let kbc = bus.add_device(Device::I8042(crate::devices::i8042::I8042::new(
+                config.a20_enabled,
+            )));
+            bus.map_ports(0x60, 1, kbc)?;
+            bus.map_ports(0x64, 1, kbc)?;
+            bus.map_ports(0x92, 1, kbc)?;
+            bus.map_ports(0x80, 1, kbc)?;
+            bus.kbc = Some(kbc);
         }
         let debug_console = if config.debug_console {
             let id = bus.add_device(Device::DebugConsole(DebugConsole::default()));
@@ -262,6 +272,9 @@ impl Machine {
         loop {
             if self.cpu.shutdown {
                 return Ok(ExitReason::TripleFault);
+            }
+            if std::mem::take(&mut self.bus.reset_requested) {
+                return Ok(ExitReason::Reset);
             }
             if self.cpu.icount >= self.bus.timer_icount {
                 self.bus.fire_timers(self.cpu.icount);
