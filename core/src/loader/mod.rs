@@ -1,4 +1,5 @@
 //! Loaders: put a guest image into memory and the CPU into the state the image expects.
-//! Multiboot v1 kernels today; the Linux boot protocol arrives with the Linux-boot issue.
+//! Multiboot v1 kernels and Linux bzImages (32-bit boot protocol).
 
+pub mod linux;
 pub mod multiboot;

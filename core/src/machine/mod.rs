@@ -170,6 +170,33 @@ impl Machine {
         Ok(())
     }
 
+    /// Loads a Linux bzImage (boot protocol 2.06+), an optional initrd and the command line,
+    /// and sets the CPU up for the kernel's 32-bit entry (see `loader::linux`). A malformed
+    /// or oversized image is refused with a reason before anything is written.
+    pub fn load_linux(
+        &mut self,
+        kernel: &[u8],
+        initrd: Option<&[u8]>,
+        cmdline: &str,
+    ) -> Result<(), VmError> {
+        let ram = self.bus.mem.size() as u64;
+        let boot = crate::loader::linux::load(kernel, initrd, cmdline, ram)?;
+        self.write_chunks(&boot.chunks)?;
+        self.cpu.set_state(boot.state);
+        Ok(())
+    }
+
+    fn write_chunks(&mut self, chunks: &[crate::loader::multiboot::Chunk]) -> Result<(), VmError> {
+        for c in chunks {
+            self.bus.mem.write(c.addr as u64, &c.data)?;
+            let tail = vec![0u8; (c.len as usize).saturating_sub(c.data.len())];
+            self.bus
+                .mem
+                .write(c.addr as u64 + c.data.len() as u64, &tail)?;
+        }
+        Ok(())
+    }
+
     /// The CPU state (EFLAGS materialised).
     pub fn cpu_state(&self) -> CpuState {
         self.cpu.state()
