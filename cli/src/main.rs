@@ -18,6 +18,7 @@ use std::time::Instant;
 use vx86_core::{ExitReason, Machine, MachineConfig, VmError};
 
 const USAGE: &str = "usage:
+  vx86 run --kernel BZIMAGE [--initrd FILE] [--append CMDLINE] [--mem SIZE] [--max-instructions N]
   vx86 hello
   vx86 run-flat FILE [--address ADDR] [--entry IP] [--max-instructions N]
   vx86 bench [--instructions N] [--paging]";
@@ -25,6 +26,7 @@ const USAGE: &str = "usage:
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
+        Some("run") => run_linux(&args[1..]),
         Some("hello") => hello(),
         Some("run-flat") => run_flat(&args[1..]),
         Some("bench") => bench(&args[1..]),
@@ -110,6 +112,65 @@ fn run_to_end(m: &mut Machine, max: u64) -> Result<ExitCode, String> {
             summary("unsupported");
             Err(e.to_string())
         }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The value of `--name` as a string.
+fn option_str<'a>(args: &'a [String], name: &str) -> Result<Option<&'a str>, String> {
+    match args.iter().position(|a| a == name) {
+        Some(i) => args
+            .get(i + 1)
+            .map(|v| Some(v.as_str()))
+            .ok_or_else(|| format!("{name} needs a value")),
+        None => Ok(None),
+    }
+}
+
+/// `vx86 run`: boots a Linux kernel and copies its serial console (COM1) to stdout. Not yet
+/// interactive: the terminal attachment arrives with the Linux-boot issue.
+fn run_linux(args: &[String]) -> Result<ExitCode, String> {
+    let kernel_path = option_str(args, "--kernel")?.ok_or("run needs --kernel BZIMAGE")?;
+    let kernel = std::fs::read(kernel_path).map_err(|e| format!("{kernel_path}: {e}"))?;
+    let initrd = match option_str(args, "--initrd")? {
+        Some(p) => Some(std::fs::read(p).map_err(|e| format!("{p}: {e}"))?),
+        None => None,
+    };
+    let cmdline = option_str(args, "--append")?.unwrap_or("console=ttyS0");
+    let mem = option(args, "--mem")?.unwrap_or(256 << 20);
+    let max = option(args, "--max-instructions")?.unwrap_or(u64::MAX);
+    let config = MachineConfig {
+        ram_size: mem as usize,
+        ..MachineConfig::default()
+    };
+    let mut m = Machine::new(config).map_err(|e| e.to_string())?;
+    m.load_linux(&kernel, initrd.as_deref(), cmdline)
+        .map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    let mut out = std::io::stdout();
+    let mut done = 0u64;
+    let exit = loop {
+        let slice = (max - done).min(50_000_000);
+        let r = m.run(slice);
+        done = m.instruction_count();
+        out.write_all(&m.take_serial_output())
+            .map_err(|e| e.to_string())?;
+        out.flush().map_err(|e| e.to_string())?;
+        match r {
+            Ok(ExitReason::BudgetReached) if done < max => continue,
+            other => break other,
+        }
+    };
+    let secs = start.elapsed().as_secs_f64();
+    let reason = match &exit {
+        Ok(r) => format!("{r:?}"),
+        Err(e) => format!("error: {e}"),
+    };
+    eprintln!("vx86: exit={reason} instructions={done} wall={secs:.3}s");
+    match exit {
+        Ok(ExitReason::Halted | ExitReason::BudgetReached) => Ok(ExitCode::SUCCESS),
+        Ok(ExitReason::Reset) => Ok(ExitCode::from(5)),
+        Ok(ExitReason::TripleFault) => Ok(ExitCode::from(4)),
         Err(e) => Err(e.to_string()),
     }
 }

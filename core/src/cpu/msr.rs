@@ -20,10 +20,14 @@ pub const EFER: u32 = 0xC000_0080;
 
 impl Cpu {
     /// Reads an MSR.
-    pub(crate) fn read_msr(&self, n: u32) -> Result<u64, Exception> {
+    pub(crate) fn read_msr(
+        &self,
+        n: u32,
+        clock: &crate::time::VirtualClock,
+    ) -> Result<u64, Exception> {
         let m = &self.s.msr;
         Ok(match n {
-            TSC => self.tsc(),
+            TSC => self.tsc(clock),
             SYSENTER_CS => m.sysenter_cs as u64,
             SYSENTER_ESP => m.sysenter_esp as u64,
             SYSENTER_EIP => m.sysenter_eip as u64,
@@ -34,9 +38,14 @@ impl Cpu {
     }
 
     /// Writes an MSR (reserved bits raise #GP(0)).
-    pub(crate) fn write_msr(&mut self, n: u32, v: u64) -> Result<(), Exception> {
+    pub(crate) fn write_msr(
+        &mut self,
+        n: u32,
+        v: u64,
+        clock: &crate::time::VirtualClock,
+    ) -> Result<(), Exception> {
         match n {
-            TSC => self.s.tsc_offset = v.wrapping_sub(self.icount),
+            TSC => self.s.tsc_offset = v.wrapping_sub(clock.ticks(self.icount)),
             SYSENTER_CS => self.s.msr.sysenter_cs = v as u32 & 0xFFFF,
             SYSENTER_ESP => self.s.msr.sysenter_esp = v as u32,
             SYSENTER_EIP => self.s.msr.sysenter_eip = v as u32,

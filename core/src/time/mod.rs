@@ -37,6 +37,12 @@ impl VirtualClock {
         n.min(u64::MAX as u128) as u64
     }
 
+    /// Time-stamp-counter ticks (at `hz`) after `icount` instructions: one per instruction,
+    /// plus idle time converted at the same rate.
+    pub fn ticks(&self, icount: u64) -> u64 {
+        icount.wrapping_add((self.idle_ns as u128 * self.hz as u128 / NS) as u64)
+    }
+
     /// Skips idle time forward so that `now_ns(icount)` is at least `deadline_ns`.
     pub fn skip_to(&mut self, icount: u64, deadline_ns: u64) {
         let now = self.now_ns(icount);

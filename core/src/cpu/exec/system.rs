@@ -109,37 +109,38 @@ pub(crate) fn cpuid(cpu: &mut Cpu, _: &mut Bus, _: &Uop) -> R {
 }
 
 impl Cpu {
-    /// The time-stamp counter: one tick per retired instruction plus the offset WRMSR set.
-    pub fn tsc(&self) -> u64 {
-        self.icount.wrapping_add(self.s.tsc_offset)
+    /// The time-stamp counter: it counts at the machine's instruction rate (`cpu_hz`) through
+    /// virtual time, so idle time skipped in HLT advances it too, plus the offset WRMSR set.
+    pub fn tsc(&self, clock: &crate::time::VirtualClock) -> u64 {
+        clock.ticks(self.icount).wrapping_add(self.s.tsc_offset)
     }
 }
 
 /// RDTSC: EDX:EAX = TSC (#GP(0) at CPL > 0 with CR4.TSD).
-pub(crate) fn rdtsc(cpu: &mut Cpu, _: &mut Bus, _: &Uop) -> R {
+pub(crate) fn rdtsc(cpu: &mut Cpu, bus: &mut Bus, _: &Uop) -> R {
     if cpu.s.cr4 & crate::cpu::state::cr4::TSD != 0 && cpu.cpl != 0 {
         return Err(Exception::GeneralProtection(0));
     }
-    let t = cpu.tsc();
+    let t = cpu.tsc(&bus.clock);
     cpu.set_reg::<4>(EAX, t as u32);
     cpu.set_reg::<4>(EDX, (t >> 32) as u32);
     Ok(())
 }
 
 /// RDMSR: EDX:EAX = MSR[ECX] (#GP(0) for an MSR vx86 does not implement).
-pub(crate) fn rdmsr(cpu: &mut Cpu, _: &mut Bus, _: &Uop) -> R {
+pub(crate) fn rdmsr(cpu: &mut Cpu, bus: &mut Bus, _: &Uop) -> R {
     cpu.require_cpl0()?;
-    let v = cpu.read_msr(cpu.reg::<4>(ECX))?;
+    let v = cpu.read_msr(cpu.reg::<4>(ECX), &bus.clock)?;
     cpu.set_reg::<4>(EAX, v as u32);
     cpu.set_reg::<4>(EDX, (v >> 32) as u32);
     Ok(())
 }
 
 /// WRMSR: MSR[ECX] = EDX:EAX.
-pub(crate) fn wrmsr(cpu: &mut Cpu, _: &mut Bus, _: &Uop) -> R {
+pub(crate) fn wrmsr(cpu: &mut Cpu, bus: &mut Bus, _: &Uop) -> R {
     cpu.require_cpl0()?;
     let v = (cpu.reg::<4>(EDX) as u64) << 32 | cpu.reg::<4>(EAX) as u64;
-    cpu.write_msr(cpu.reg::<4>(ECX), v)
+    cpu.write_msr(cpu.reg::<4>(ECX), v, &bus.clock)
 }
 
 /// WBINVD/INVD: caches are not modelled; privileged.
