@@ -80,17 +80,7 @@ fn program(g: &mut Guest) -> Result<(), IcedError> {
     })?;
     // paging: identity-map 4 MiB with 4 KiB pages except the page at 0x300000 (PDE 0 only
     // covers 0-4 MiB, so map it through a second table); page 0x301000 read-only
-    g.a.mov(ecx, 0u32)?;
-    let mut fill = g.a.create_label();
-    g.a.set_label(&mut fill)?;
-    g.a.mov(eax, ecx)?;
-    g.a.shl(eax, 12u32)?;
-    g.a.or(eax, 3u32)?;
-    g.a.mov(dword_ptr(ecx * 4 + PT), eax)?;
-    g.a.inc(ecx)?;
-    g.a.cmp(ecx, 1024u32)?;
-    g.a.jne(fill)?;
-    g.a.mov(dword_ptr(PD), PT | 3)?;
+    g.identity_map_4m(PD, PT)?;
     g.a.mov(dword_ptr(PT + 0x300 * 4), 0u32)?; // 0x300000 not present
     g.a.mov(dword_ptr(PT + 0x301 * 4), 0x30_1000u32 | 1)?; // 0x301000 read-only
     g.a.mov(eax, PD)?;

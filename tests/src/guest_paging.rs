@@ -20,17 +20,7 @@ pub fn build() -> Result<Vec<u8>, IcedError> {
 fn program(g: &mut Guest) -> Result<(), IcedError> {
     g.install_handlers(&[0, 0x00CF_9B00_0000_FFFF, 0x00CF_9300_0000_FFFF])?;
     // 32-bit paging: PDE 0 → PT (identity 0-4 MiB, 4 KiB pages), PDE 1 → 4 MiB page at 4 MiB
-    g.a.mov(ecx, 0u32)?;
-    let mut fill = g.a.create_label();
-    g.a.set_label(&mut fill)?;
-    g.a.mov(eax, ecx)?;
-    g.a.shl(eax, 12u32)?;
-    g.a.or(eax, 3u32)?;
-    g.a.mov(dword_ptr(ecx * 4 + PT), eax)?;
-    g.a.inc(ecx)?;
-    g.a.cmp(ecx, 1024u32)?;
-    g.a.jne(fill)?;
-    g.a.mov(dword_ptr(PD), PT | 3)?;
+    g.identity_map_4m(PD, PT)?;
     g.a.mov(dword_ptr(PD + 4), 0x40_0000u32 | 0x83)?;
     g.a.mov(dword_ptr(PT + 0x220 * 4), 0x22_0000u32 | 1)?; // read-only page
     g.a.mov(dword_ptr(0x21_0000), 0xAAAA_0000u32)?;

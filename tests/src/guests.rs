@@ -184,6 +184,23 @@ impl Guest {
         Ok(())
     }
 
+    /// Fills the page table at `pt` with an identity map of the first 4 MiB (present,
+    /// writable, supervisor) and points PDE 0 of the directory at `pd` to it.
+    pub fn identity_map_4m(&mut self, pd: u32, pt: u32) -> Result<(), IcedError> {
+        let a = &mut self.a;
+        a.mov(ecx, 0u32)?;
+        let mut fill = a.create_label();
+        a.set_label(&mut fill)?;
+        a.mov(eax, ecx)?;
+        a.shl(eax, 12u32)?;
+        a.or(eax, 3u32)?;
+        a.mov(dword_ptr(ecx * 4 + pt), eax)?;
+        a.inc(ecx)?;
+        a.cmp(ecx, 1024u32)?;
+        a.jne(fill)?;
+        a.mov(dword_ptr(pd), pt | 3)
+    }
+
     /// Marks `label` as the program's end (the exit sequence `finish` emits follows it).
     pub fn set_done(&mut self, label: &mut CodeLabel) -> Result<(), IcedError> {
         self.a.set_label(label)?;

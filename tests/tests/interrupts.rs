@@ -30,6 +30,15 @@ fn machine(code: &[u8]) -> Machine {
     m
 }
 
+/// `out imm8, al` for each (port, value).
+fn outs(a: &mut CodeAssembler, writes: &[(u32, u32)]) -> Result<(), IcedError> {
+    for &(port, v) in writes {
+        a.mov(al, v)?;
+        a.out(port, al)?;
+    }
+    Ok(())
+}
+
 fn asm16(f: impl FnOnce(&mut CodeAssembler) -> Result<(), IcedError>) -> Vec<u8> {
     let mut a = CodeAssembler::new(16).unwrap();
     f(&mut a).unwrap();
@@ -122,21 +131,21 @@ fn pic_delivers_an_irq_line_with_its_vector_and_eoi() {
     // unmask IRQ 3 only, then loop on HLT counting wake-ups in CX. The IRQ 3 handler (vector
     // 0x20 + 3) stores the in-service register and sends a non-specific EOI.
     let code = asm16(|a| {
-        for (port, v) in [
-            (0x20u32, 0x11u32),
-            (0x21, 0x20),
-            (0x21, 0x04),
-            (0x21, 0x01),
-            (0xA0, 0x11),
-            (0xA1, 0x28),
-            (0xA1, 0x02),
-            (0xA1, 0x01),
-            (0x21, 0xF7),
-            (0xA1, 0xFF),
-        ] {
-            a.mov(al, v)?;
-            a.out(port, al)?;
-        }
+        outs(
+            a,
+            &[
+                (0x20, 0x11),
+                (0x21, 0x20),
+                (0x21, 0x04),
+                (0x21, 0x01),
+                (0xA0, 0x11),
+                (0xA1, 0x28),
+                (0xA1, 0x02),
+                (0xA1, 0x01),
+                (0x21, 0xF7),
+                (0xA1, 0xFF),
+            ],
+        )?;
         a.xor(cx, cx)?;
         a.sti()?;
         let mut again = a.create_label();
@@ -182,19 +191,19 @@ fn pit_ticks_wake_hlt_in_virtual_time() {
     // PIT channel 0, mode 2, count 1193 (≈1 kHz); IRQ 0 unmasked; the loop halts until ten
     // timer interrupts were counted, then stops with CLI; HLT.
     let code = asm16(|a| {
-        for (port, v) in [
-            (0x20u32, 0x11u32),
-            (0x21, 0x20),
-            (0x21, 0x04),
-            (0x21, 0x01),
-            (0x21, 0xFE),
-            (0x43, 0x34),
-            (0x40, 1193 & 0xFF),
-            (0x40, 1193 >> 8),
-        ] {
-            a.mov(al, v)?;
-            a.out(port, al)?;
-        }
+        outs(
+            a,
+            &[
+                (0x20, 0x11),
+                (0x21, 0x20),
+                (0x21, 0x04),
+                (0x21, 0x01),
+                (0x21, 0xFE),
+                (0x43, 0x34),
+                (0x40, 1193 & 0xFF),
+                (0x40, 1193 >> 8),
+            ],
+        )?;
         a.sti()?;
         let mut again = a.create_label();
         a.set_label(&mut again)?;
@@ -245,16 +254,16 @@ fn serial_port_output_and_receive_interrupt() {
     // Print "ok" on COM1, then enable the received-data interrupt (IER bit 0, MCR OUT2),
     // unmask IRQ 4 at the PIC and wait; the IRQ 4 handler (vector 0x24) stores the byte.
     let code = asm16(|a| {
-        for (port, v) in [
-            (0x20u32, 0x11u32),
-            (0x21, 0x20),
-            (0x21, 0x04),
-            (0x21, 0x01),
-            (0x21, 0xEF),
-        ] {
-            a.mov(al, v)?;
-            a.out(port, al)?;
-        }
+        outs(
+            a,
+            &[
+                (0x20, 0x11),
+                (0x21, 0x20),
+                (0x21, 0x04),
+                (0x21, 0x01),
+                (0x21, 0xEF),
+            ],
+        )?;
         a.mov(dx, 0x3F8u32)?;
         a.mov(al, b'o' as u32)?;
         a.out(dx, al)?;
@@ -292,21 +301,21 @@ fn rtc_date_and_periodic_interrupt() {
     // Read the year and month registers (BCD), then enable the periodic interrupt at 2 Hz
     // (register A rate 15: 32768 >> 14) and wait for four IRQ 8 interrupts (vector 0x28 + 0).
     let code = asm16(|a| {
-        for (port, v) in [
-            (0x20u32, 0x11u32),
-            (0x21, 0x20),
-            (0x21, 0x04),
-            (0x21, 0x01),
-            (0xA0, 0x11),
-            (0xA1, 0x28),
-            (0xA1, 0x02),
-            (0xA1, 0x01),
-            (0x21, 0xFB),
-            (0xA1, 0xFE),
-        ] {
-            a.mov(al, v)?;
-            a.out(port, al)?;
-        }
+        outs(
+            a,
+            &[
+                (0x20, 0x11),
+                (0x21, 0x20),
+                (0x21, 0x04),
+                (0x21, 0x01),
+                (0xA0, 0x11),
+                (0xA1, 0x28),
+                (0xA1, 0x02),
+                (0xA1, 0x01),
+                (0x21, 0xFB),
+                (0xA1, 0xFE),
+            ],
+        )?;
         for (index, slot) in [(9u32, 0x970u32), (8, 0x971)] {
             a.mov(al, index)?;
             a.out(0x70u32, al)?;
