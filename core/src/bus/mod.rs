@@ -34,7 +34,9 @@ pub struct Bus {
     pub pit: Option<DeviceId>,
     /// The keyboard controller (A20 gate, reset line), if the machine has one.
     pub kbc: Option<DeviceId>,
-    /// The guest asked for a CPU reset (keyboard controller, port 0x92).
+    /// The PCI configuration mechanism (with the 0xCF9 reset register), if present.
+    pub pci: Option<DeviceId>,
+    /// The guest asked for a CPU reset (keyboard controller, port 0x92, port 0xCF9).
     pub reset_requested: bool,
     /// The real-time clock, if the machine has one.
     pub rtc: Option<DeviceId>,
@@ -69,6 +71,7 @@ impl Bus {
             com1: None,
             rtc: None,
             kbc: None,
+            pci: None,
             reset_requested: false,
             serial_in: std::collections::VecDeque::new(),
             clock: VirtualClock::new(DEFAULT_HZ),
@@ -227,6 +230,11 @@ impl Bus {
         }
         if Some(dev) == self.kbc {
             self.kbc_update();
+        }
+        if Some(dev) == self.pci {
+            if let Device::Pci(p) = &mut self.devices[dev.0 as usize] {
+                self.reset_requested |= std::mem::take(&mut p.reset_requested);
+            }
         }
         self.refresh_intr(dev);
     }

@@ -7,6 +7,7 @@
 
 mod debugcon;
 pub mod i8042;
+pub mod pci;
 pub mod pic;
 pub mod pit;
 pub mod rtc;
@@ -37,6 +38,8 @@ pub enum Device {
     Rtc(rtc::Rtc),
     /// The 8042 keyboard controller (0x60, 0x64) with port 0x92 and port 0x80.
     I8042(i8042::I8042),
+    /// PCI configuration mechanism #1 (0xCF8-0xCFF) and the chipset's PCI functions.
+    Pci(pci::PciBus),
 }
 
 impl Device {
@@ -49,6 +52,7 @@ impl Device {
             Device::Uart(u) => u.read(offset) as u32,
             Device::Rtc(r) => r.io_read(port, now) as u32,
             Device::I8042(k) => k.io_read(port) as u32,
+            Device::Pci(p) => p.io_read(port, size),
             Device::Scratch(d) => d.read(offset as u64, size),
         }
     }
@@ -62,6 +66,7 @@ impl Device {
             Device::Uart(u) => u.write(offset, value as u8),
             Device::Rtc(r) => r.io_write(port, value as u8, now),
             Device::I8042(k) => k.io_write(port, value as u8),
+            Device::Pci(p) => p.io_write(port, size, value),
             Device::Scratch(d) => d.write(offset as u64, size, value),
         }
     }

@@ -59,7 +59,8 @@ pub enum ExitReason {
     Halted,
     /// The processor shut down (a fault while delivering a double fault).
     TripleFault,
-    /// The guest reset the machine (keyboard-controller reset pulse or port 0x92): a reboot.
+    /// The guest reset the machine (keyboard-controller reset pulse, port 0x92 or 0xCF9): a
+    /// reboot.
     Reset,
 }
 
@@ -110,6 +111,9 @@ impl Machine {
             bus.map_ports(0x92, 1, kbc)?;
             bus.map_ports(0x80, 1, kbc)?;
             bus.kbc = Some(kbc);
+            let pci = bus.add_device(Device::Pci(crate::devices::pci::PciBus::default()));
+            bus.map_ports(0xCF8, 8, pci)?;
+            bus.pci = Some(pci);
         }
         let debug_console = if config.debug_console {
             let id = bus.add_device(Device::DebugConsole(DebugConsole::default()));
