@@ -9,7 +9,7 @@
 use iced_x86::{Code, Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Register};
 
 use super::exec::{
-    alu, bcd, bits, control, data, fpu, muldiv, protected, shift, simd, stack, string, system,
+    alu, bcd, bits, control, data, fpu, muldiv, protected, shift, stack, string, system,
 };
 use super::state::flag;
 use super::uop::{Handler, MemRef, Opnd, Uop, NO_REG, P_ADDR32, P_OP32, P_REP, P_REPNE};
@@ -98,7 +98,7 @@ fn creg(r: Register) -> Option<u8> {
 }
 
 /// XMM or MMX register number.
-fn vreg(r: Register) -> Option<u8> {
+pub(super) fn vreg(r: Register) -> Option<u8> {
     let n = r as u32;
     let (x0, m0) = (Register::XMM0 as u32, Register::MM0 as u32);
     if (x0..x0 + 8).contains(&n) {
@@ -108,26 +108,6 @@ fn vreg(r: Register) -> Option<u8> {
     } else {
         Option::None
     }
-}
-
-/// Width in bytes of a SIMD instruction's registers: 16 with an XMM operand, else 8 (MMX).
-fn vector_width(ins: &Instruction) -> usize {
-    let x0 = Register::XMM0 as u32;
-    let xmm = (0..ins.op_count()).any(|i| {
-        ins.op_kind(i) == OpKind::Register && (x0..x0 + 8).contains(&(ins.op_register(i) as u32))
-    });
-    if xmm {
-        16
-    } else {
-        8
-    }
-}
-
-/// Picks the MMX (8) or SSE (16) instance of a SIMD handler.
-macro_rules! vw {
-    ($w:expr, $($f:ident)::+ $(, $c:expr)*) => {
-        if $w == 16 { $($f)::+::<16 $(, { $c })*> as Handler } else { $($f)::+::<8 $(, { $c })*> as Handler }
-    };
 }
 
 /// Debug register number.
@@ -172,12 +152,12 @@ fn cc(m: Mnemonic) -> Option<u8> {
 
 /// Prefix facts iced does not expose directly: operand/address-size overrides and the opcode
 /// byte that follows the prefixes.
-struct Prefixes {
-    op32: bool,
-    addr32: bool,
-    opcode: u8,
+pub(super) struct Prefixes {
+    pub(super) op32: bool,
+    pub(super) addr32: bool,
+    pub(super) opcode: u8,
     /// The byte after the opcode (ModRM for x87 instructions).
-    modrm: u8,
+    pub(super) modrm: u8,
 }
 
 fn scan_prefixes(bytes: &[u8], bitness: u32) -> Prefixes {
@@ -353,10 +333,10 @@ fn translate(ins: &Instruction, p: &Prefixes) -> (Uop, bool) {
     let mut ends = false;
     let m = ins.mnemonic();
     if (0xD8..=0xDF).contains(&p.opcode) {
-        u.run = x87_handler(ins, &mut u, p);
+        u.run = super::decode_fp::x87_handler(ins, &mut u, p);
         return (u, false);
     }
-    if let Some(h) = simd_handler(ins, &mut u) {
+    if let Some(h) = super::decode_fp::simd_handler(ins, &mut u) {
         u.run = h;
         return (u, false);
     }
@@ -680,223 +660,6 @@ fn translate(ins: &Instruction, p: &Prefixes) -> (Uop, bool) {
     ) || (cc(m).is_some()
         && matches!(ins.op_kind(0), OpKind::NearBranch16 | OpKind::NearBranch32));
     (u, ends || branches)
-}
-
-/// The x87 handler for an instruction with a D8-DF opcode; records the FOP (low 3 opcode
-/// bits and ModRM) and the ST(i) operand in `imm2`, and options in `imm`. Arithmetic and
-/// transcendental instructions are not implemented yet (`system::x87`).
-fn x87_handler(ins: &Instruction, u: &mut Uop, p: &Prefixes) -> Handler {
-    use Mnemonic as M;
-    let sti = (0..ins.op_count())
-        .filter(|&i| ins.op_kind(i) == OpKind::Register)
-        .map(|i| ins.op_register(i))
-        .filter_map(|r| {
-            let n = r as u32;
-            let st0 = Register::ST0 as u32;
-            (st0..st0 + 8).contains(&n).then(|| n - st0)
-        })
-        .next_back()
-        .unwrap_or(0);
-    u.imm2 = (((p.opcode as u32) & 7) << 8 | p.modrm as u32) | sti << 16;
-    let mem = ins.op_count() > 0 && (0..ins.op_count()).any(|i| ins.op_kind(i) == OpKind::Memory);
-    let m80 = mem && ins.memory_size().size() == 10;
-    let set = |u: &mut Uop, v: u32, h: Handler| {
-        u.imm = v;
-        h
-    };
-    match ins.mnemonic() {
-        M::Fld if m80 || !mem => fpu::fld,
-        M::Fstp if m80 => fpu::fstp_m80,
-        M::Fst if !mem => set(u, 0, fpu::fst_reg),
-        M::Fstp if !mem => set(u, 1, fpu::fst_reg),
-        M::Fxch => fpu::fxch,
-        M::Ffree => set(u, 0, fpu::ffree),
-        M::Ffreep => set(u, 1, fpu::ffree),
-        M::Fincstp => set(u, 1, fpu::fstp_rotate),
-        M::Fdecstp => set(u, 0, fpu::fstp_rotate),
-        M::Fchs => set(u, 0, fpu::fsign),
-        M::Fabs => set(u, 1, fpu::fsign),
-        M::Fld1 => set(u, 0, fpu::fld_const),
-        M::Fldz => set(u, 1, fpu::fld_const),
-        M::Fldpi => set(u, 2, fpu::fld_const),
-        M::Fldl2e => set(u, 3, fpu::fld_const),
-        M::Fldl2t => set(u, 4, fpu::fld_const),
-        M::Fldlg2 => set(u, 5, fpu::fld_const),
-        M::Fldln2 => set(u, 6, fpu::fld_const),
-        M::Fxam => fpu::fxam,
-        M::Fcmovb => set(u, 0, fpu::fcmov),
-        M::Fcmove => set(u, 1, fpu::fcmov),
-        M::Fcmovbe => set(u, 2, fpu::fcmov),
-        M::Fcmovu => set(u, 3, fpu::fcmov),
-        M::Fcmovnb => set(u, 4, fpu::fcmov),
-        M::Fcmovne => set(u, 5, fpu::fcmov),
-        M::Fcmovnbe => set(u, 6, fpu::fcmov),
-        M::Fcmovnu => set(u, 7, fpu::fcmov),
-        M::Fnop => fpu::fnop,
-        M::Fninit => fpu::fninit,
-        M::Fnclex => fpu::fnclex,
-        M::Fldcw => fpu::fldcw,
-        M::Fnstcw => fpu::fnstcw,
-        M::Fnstsw => fpu::fnstsw,
-        M::Fnstenv => fpu::fnstenv,
-        M::Fldenv => fpu::fldenv,
-        M::Fnsave => fpu::fnsave,
-        M::Frstor => fpu::frstor,
-        M::Fxsave => fpu::fxsave,
-        M::Fxrstor => fpu::fxrstor,
-        _ => system::x87,
-    }
-}
-
-/// Handlers of the MMX and SSE/SSE2 integer and data-movement instructions (`simd.rs`).
-fn simd_handler(ins: &Instruction, u: &mut Uop) -> Option<Handler> {
-    use simd::{op, shift as sh};
-    use Mnemonic as M;
-    let w = vector_width(ins);
-    let mem16 = w == 16
-        && (0..ins.op_count()).any(|i| ins.op_kind(i) == OpKind::Memory)
-        && ins.memory_size().size() == 16;
-    let unaligned = matches!(ins.mnemonic(), M::Movdqu | M::Movups | M::Movupd);
-    let aligned = mem16 && !unaligned;
-    let mut p = |l: usize, o: u8| -> Handler {
-        u.imm = o as u32;
-        match (w, l) {
-            (16, 1) => simd::packed::<16, 1>,
-            (16, 2) => simd::packed::<16, 2>,
-            (16, 4) => simd::packed::<16, 4>,
-            (16, _) => simd::packed::<16, 8>,
-            (_, 1) => simd::packed::<8, 1>,
-            (_, 2) => simd::packed::<8, 2>,
-            (_, 4) => simd::packed::<8, 4>,
-            _ => simd::packed::<8, 8>,
-        }
-    };
-    let h = match ins.mnemonic() {
-        M::Paddb => p(1, op::ADD),
-        M::Paddw => p(2, op::ADD),
-        M::Paddd => p(4, op::ADD),
-        M::Paddq => p(8, op::ADD),
-        M::Paddsb => p(1, op::ADDS),
-        M::Paddsw => p(2, op::ADDS),
-        M::Paddusb => p(1, op::ADDUS),
-        M::Paddusw => p(2, op::ADDUS),
-        M::Psubb => p(1, op::SUB),
-        M::Psubw => p(2, op::SUB),
-        M::Psubd => p(4, op::SUB),
-        M::Psubq => p(8, op::SUB),
-        M::Psubsb => p(1, op::SUBS),
-        M::Psubsw => p(2, op::SUBS),
-        M::Psubusb => p(1, op::SUBUS),
-        M::Psubusw => p(2, op::SUBUS),
-        M::Pmullw => p(2, op::MULLO),
-        M::Pmulhw => p(2, op::MULHI),
-        M::Pmulhuw => p(2, op::MULHIU),
-        M::Pavgb => p(1, op::AVG),
-        M::Pavgw => p(2, op::AVG),
-        M::Pminub => p(1, op::MINU),
-        M::Pmaxub => p(1, op::MAXU),
-        M::Pminsw => p(2, op::MINS),
-        M::Pmaxsw => p(2, op::MAXS),
-        M::Pcmpeqb => p(1, op::CMPEQ),
-        M::Pcmpeqw => p(2, op::CMPEQ),
-        M::Pcmpeqd => p(4, op::CMPEQ),
-        M::Pcmpgtb => p(1, op::CMPGT),
-        M::Pcmpgtw => p(2, op::CMPGT),
-        M::Pcmpgtd => p(4, op::CMPGT),
-        M::Pand | M::Andps | M::Andpd => p(8, op::AND),
-        M::Pandn | M::Andnps | M::Andnpd => p(8, op::ANDN),
-        M::Por | M::Orps | M::Orpd => p(8, op::OR),
-        M::Pxor | M::Xorps | M::Xorpd => p(8, op::XOR),
-        M::Pmuludq => vw!(w, simd::pmuludq),
-        M::Pmaddwd => vw!(w, simd::pmaddwd),
-        M::Psadbw => vw!(w, simd::psadbw),
-        M::Psllw => vw!(w, simd::pshift, 2, sh::LL),
-        M::Pslld => vw!(w, simd::pshift, 4, sh::LL),
-        M::Psllq => vw!(w, simd::pshift, 8, sh::LL),
-        M::Psrlw => vw!(w, simd::pshift, 2, sh::RL),
-        M::Psrld => vw!(w, simd::pshift, 4, sh::RL),
-        M::Psrlq => vw!(w, simd::pshift, 8, sh::RL),
-        M::Psraw => vw!(w, simd::pshift, 2, sh::RA),
-        M::Psrad => vw!(w, simd::pshift, 4, sh::RA),
-        M::Pslldq => simd::pshift_bytes::<true>,
-        M::Psrldq => simd::pshift_bytes::<false>,
-        M::Punpcklbw => vw!(w, simd::unpack, 1, false),
-        M::Punpcklwd => vw!(w, simd::unpack, 2, false),
-        M::Punpckldq | M::Unpcklps => vw!(w, simd::unpack, 4, false),
-        M::Punpcklqdq | M::Unpcklpd => simd::unpack::<16, 8, false>,
-        M::Punpckhbw => vw!(w, simd::unpack, 1, true),
-        M::Punpckhwd => vw!(w, simd::unpack, 2, true),
-        M::Punpckhdq | M::Unpckhps => vw!(w, simd::unpack, 4, true),
-        M::Punpckhqdq | M::Unpckhpd => simd::unpack::<16, 8, true>,
-        M::Packsswb => vw!(w, simd::pack, 2, true),
-        M::Packssdw => vw!(w, simd::pack, 4, true),
-        M::Packuswb => vw!(w, simd::pack, 2, false),
-        M::Pshufd => simd::pshuf::<16, 0>,
-        M::Pshuflw => simd::pshuf::<16, 1>,
-        M::Pshufhw => simd::pshuf::<16, 2>,
-        M::Pshufw => simd::pshuf::<8, 3>,
-        M::Shufps => simd::shufp::<4>,
-        M::Shufpd => simd::shufp::<8>,
-        M::Movdqa
-        | M::Movdqu
-        | M::Movaps
-        | M::Movups
-        | M::Movapd
-        | M::Movupd
-        | M::Movntdq
-        | M::Movntps
-        | M::Movntpd => simd::vmov::<16, 16, true>,
-        M::Movq if ins.code() == Code::Movq_xmm_xmmm64 || ins.code() == Code::Movq_xmmm64_xmm => {
-            simd::vmov::<16, 8, true>
-        }
-        M::Movq | M::Movntq if w == 8 => simd::vmov::<8, 8, true>,
-        M::Movss => simd::vmov::<16, 4, false>,
-        M::Movsd if ins.code() != Code::Movsd_m32_m32 => simd::vmov::<16, 8, false>,
-        M::Movlps | M::Movlpd => set_imm(u, 0, simd::mov_half),
-        M::Movhps | M::Movhpd => set_imm(
-            u,
-            if ins.op_kind(0) == OpKind::Memory {
-                2
-            } else {
-                1
-            },
-            simd::mov_half,
-        ),
-        M::Movhlps => set_imm(u, 2, simd::mov_half),
-        M::Movlhps => set_imm(u, 1, simd::mov_half),
-        M::Movd if ins.op_kind(0) == OpKind::Register && vreg(ins.op_register(0)).is_some() => {
-            vw!(w, simd::movd, true)
-        }
-        M::Movd => vw!(w, simd::movd, false),
-        M::Movq2dq => simd::movq_cross::<true>,
-        M::Movdq2q => simd::movq_cross::<false>,
-        M::Pmovmskb => vw!(w, simd::movmsk, 1),
-        M::Movmskps => simd::movmsk::<16, 4>,
-        M::Movmskpd => simd::movmsk::<16, 8>,
-        M::Pextrw => vw!(w, simd::pextrw),
-        M::Pinsrw => vw!(w, simd::pinsrw),
-        M::Emms => simd::emms,
-        M::Ldmxcsr => set_imm(u, 0, simd::mxcsr),
-        M::Stmxcsr => set_imm(u, 1, simd::mxcsr),
-        M::Sfence
-        | M::Lfence
-        | M::Mfence
-        | M::Prefetchnta
-        | M::Prefetcht0
-        | M::Prefetcht1
-        | M::Prefetcht2
-        | M::Clflush => data::nop,
-        _ => return Option::None,
-    };
-    if aligned {
-        u.imm2 |= simd::ALIGNED;
-    }
-    Some(h)
-}
-
-fn set_imm(u: &mut Uop, v: u32, h: Handler) -> Handler {
-    u.imm = v;
-    h
 }
 
 /// Handlers of the string instructions, by exact code (the mnemonic `Movsd`/`Cmpsd` is shared

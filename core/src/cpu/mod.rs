@@ -13,6 +13,7 @@ mod control;
 mod cpuid;
 mod debug;
 mod decode;
+mod decode_fp;
 mod descriptor;
 mod exception;
 mod exec;
