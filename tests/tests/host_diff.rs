@@ -43,13 +43,11 @@ const ARITH: u32 = flag::CF | flag::PF | flag::AF | flag::ZF | flag::SF | flag::
 const SEQUENCES: usize = 20_000;
 
 /// xorshift64: fixed seed, no host entropy.
-struct Rng(u64);
+/// The shared seeded generator with this test's helpers on top.
+struct Rng(vx86_tests::util::Rng);
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
+        self.0.next_u64()
     }
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
@@ -610,7 +608,7 @@ fn integer_sequences_match_the_host_cpu() {
         -got
     );
     let mut gen = Gen {
-        rng: Rng(0x9E37_79B9_7F4A_7C15),
+        rng: Rng(vx86_tests::util::Rng(0x9E37_79B9_7F4A_7C15)),
         fams: families(),
         info: InstructionInfoFactory::new(),
         undef: 0,

@@ -30,6 +30,19 @@ fn machine(code: &[u8]) -> Machine {
     m
 }
 
+/// ICW1-ICW4 for the master (vector base 0x20) and the slave (0x28), as a PC BIOS programs
+/// them; the first four entries are the master's.
+const PIC_INIT: [(u32, u32); 8] = [
+    (0x20, 0x11),
+    (0x21, 0x20),
+    (0x21, 0x04),
+    (0x21, 0x01),
+    (0xA0, 0x11),
+    (0xA1, 0x28),
+    (0xA1, 0x02),
+    (0xA1, 0x01),
+];
+
 /// `out imm8, al` for each (port, value).
 fn outs(a: &mut CodeAssembler, writes: &[(u32, u32)]) -> Result<(), IcedError> {
     for &(port, v) in writes {
@@ -131,21 +144,8 @@ fn pic_delivers_an_irq_line_with_its_vector_and_eoi() {
     // unmask IRQ 3 only, then loop on HLT counting wake-ups in CX. The IRQ 3 handler (vector
     // 0x20 + 3) stores the in-service register and sends a non-specific EOI.
     let code = asm16(|a| {
-        outs(
-            a,
-            &[
-                (0x20, 0x11),
-                (0x21, 0x20),
-                (0x21, 0x04),
-                (0x21, 0x01),
-                (0xA0, 0x11),
-                (0xA1, 0x28),
-                (0xA1, 0x02),
-                (0xA1, 0x01),
-                (0x21, 0xF7),
-                (0xA1, 0xFF),
-            ],
-        )?;
+        outs(a, &PIC_INIT)?;
+        outs(a, &[(0x21, 0xF7), (0xA1, 0xFF)])?;
         a.xor(cx, cx)?;
         a.sti()?;
         let mut again = a.create_label();
@@ -191,13 +191,10 @@ fn pit_ticks_wake_hlt_in_virtual_time() {
     // PIT channel 0, mode 2, count 1193 (≈1 kHz); IRQ 0 unmasked; the loop halts until ten
     // timer interrupts were counted, then stops with CLI; HLT.
     let code = asm16(|a| {
+        outs(a, &PIC_INIT[..4])?;
         outs(
             a,
             &[
-                (0x20, 0x11),
-                (0x21, 0x20),
-                (0x21, 0x04),
-                (0x21, 0x01),
                 (0x21, 0xFE),
                 (0x43, 0x34),
                 (0x40, 1193 & 0xFF),
@@ -254,16 +251,8 @@ fn serial_port_output_and_receive_interrupt() {
     // Print "ok" on COM1, then enable the received-data interrupt (IER bit 0, MCR OUT2),
     // unmask IRQ 4 at the PIC and wait; the IRQ 4 handler (vector 0x24) stores the byte.
     let code = asm16(|a| {
-        outs(
-            a,
-            &[
-                (0x20, 0x11),
-                (0x21, 0x20),
-                (0x21, 0x04),
-                (0x21, 0x01),
-                (0x21, 0xEF),
-            ],
-        )?;
+        outs(a, &PIC_INIT[..4])?;
+        outs(a, &[(0x21, 0xEF)])?;
         a.mov(dx, 0x3F8u32)?;
         a.mov(al, b'o' as u32)?;
         a.out(dx, al)?;
@@ -301,21 +290,8 @@ fn rtc_date_and_periodic_interrupt() {
     // Read the year and month registers (BCD), then enable the periodic interrupt at 2 Hz
     // (register A rate 15: 32768 >> 14) and wait for four IRQ 8 interrupts (vector 0x28 + 0).
     let code = asm16(|a| {
-        outs(
-            a,
-            &[
-                (0x20, 0x11),
-                (0x21, 0x20),
-                (0x21, 0x04),
-                (0x21, 0x01),
-                (0xA0, 0x11),
-                (0xA1, 0x28),
-                (0xA1, 0x02),
-                (0xA1, 0x01),
-                (0x21, 0xFB),
-                (0xA1, 0xFE),
-            ],
-        )?;
+        outs(a, &PIC_INIT)?;
+        outs(a, &[(0x21, 0xFB), (0xA1, 0xFE)])?;
         for (index, slot) in [(9u32, 0x970u32), (8, 0x971)] {
             a.mov(al, index)?;
             a.out(0x70u32, al)?;

@@ -18,13 +18,11 @@ fn from_m(v: __m128i) -> u128 {
 }
 use vx86_core::{ExitReason, Machine, MachineConfig};
 
-struct Rng(u64);
+/// The shared seeded generator with this test's helpers on top.
+struct Rng(vx86_tests::util::Rng);
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
+        self.0.next_u64()
     }
     /// Random 128 bits biased towards lane edge values.
     fn v(&mut self) -> u128 {
@@ -86,7 +84,7 @@ macro_rules! host_op {
 
 macro_rules! check {
     ($name:literal, $text:literal, [$($byte:expr),*]) => {{
-        let mut rng = Rng(0x5EED ^ $name.len() as u64);
+        let mut rng = Rng(vx86_tests::util::Rng(0x5EED ^ $name.len() as u64));
         for _ in 0..300 {
             let (a, b) = (rng.v(), rng.v());
             let want = host_op!($text, a, b);
@@ -136,7 +134,7 @@ fn sse2_integer_ops_match_the_host() {
 
 #[test]
 fn sse2_shuffles_and_immediate_shifts_match_the_host() {
-    let mut rng = Rng(77);
+    let mut rng = Rng(vx86_tests::util::Rng(77));
     for _ in 0..200 {
         let (a, b) = (rng.v(), rng.v());
         macro_rules! imm_op {
@@ -169,7 +167,7 @@ fn sse2_shuffles_and_immediate_shifts_match_the_host() {
 
 #[test]
 fn pmovmskb_and_movmskps_match_the_host() {
-    let mut rng = Rng(99);
+    let mut rng = Rng(vx86_tests::util::Rng(99));
     for _ in 0..200 {
         let a = rng.v();
         let (mut m1, mut m2): (u32, u32);
