@@ -16,6 +16,7 @@ pub mod loader;
 pub mod machine;
 pub mod memory;
 pub mod mmu;
+pub mod softfloat;
 pub mod time;
 
 pub use cpu::{CpuState, Exception, SegReg, Segment};
