@@ -14,7 +14,7 @@ use crate::cpu::exception::Exception;
 use crate::cpu::state::{cr0, cr4, flag, SegReg};
 use crate::cpu::uop::{Opnd, Uop, P_OP32};
 use crate::cpu::x87::env;
-use crate::cpu::x87::{sw, Reg80};
+use crate::cpu::x87::{sw, F80};
 use crate::cpu::Cpu;
 
 impl Cpu {
@@ -44,10 +44,10 @@ impl Cpu {
 
     /// ST(i), or the masked-underflow result (indefinite) when it is empty; `None` when the
     /// underflow is unmasked (the instruction must stop without changing anything).
-    pub(crate) fn fpu_read(&mut self, i: usize) -> Option<Reg80> {
+    pub(crate) fn fpu_read(&mut self, i: usize) -> Option<F80> {
         if self.s.fpu.is_empty(i) {
             if self.s.fpu.underflow() {
-                Some(Reg80::INDEFINITE)
+                Some(F80::INDEFINITE)
             } else {
                 None
             }
@@ -62,11 +62,11 @@ fn st_index(u: &Uop) -> usize {
 }
 
 /// Reads an 80-bit memory operand.
-fn read_m80(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> Result<Reg80, Exception> {
+fn read_m80(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> Result<F80, Exception> {
     let mut b = [0u8; 10];
     let off = cpu.ea(&u.mem);
     cpu.read_bytes(bus, u.mem.seg, off, &mut b)?;
-    Ok(Reg80::from_bytes(b))
+    Ok(F80::from_bytes(b))
 }
 
 /// FLD m80fp / FLD ST(i).
@@ -121,12 +121,12 @@ pub(crate) fn fxch(cpu: &mut Cpu, _: &mut Bus, u: &Uop) -> R {
         return Ok(());
     }
     let a = if cpu.s.fpu.is_empty(0) {
-        Reg80::INDEFINITE
+        F80::INDEFINITE
     } else {
         cpu.s.fpu.st(0)
     };
     let b = if cpu.s.fpu.is_empty(i) {
-        Reg80::INDEFINITE
+        F80::INDEFINITE
     } else {
         cpu.s.fpu.st(i)
     };
@@ -199,7 +199,7 @@ pub(crate) fn fld_const(cpu: &mut Cpu, _: &mut Bus, u: &Uop) -> R {
     };
     let signif = if up { signif + 1 } else { signif };
     cpu.s.fpu.fsw &= !sw::C1;
-    cpu.s.fpu.push(Reg80 {
+    cpu.s.fpu.push(F80 {
         signif,
         sign_exp: exp,
     });
@@ -267,7 +267,7 @@ pub(crate) fn fcmov(cpu: &mut Cpu, _: &mut Bus, u: &Uop) -> R {
             return Ok(());
         }
         if c {
-            cpu.s.fpu.set_st(0, Reg80::INDEFINITE);
+            cpu.s.fpu.set_st(0, F80::INDEFINITE);
         }
         return Ok(());
     }

@@ -14,7 +14,7 @@ use crate::bus::Bus;
 use crate::cpu::exception::Exception;
 use crate::cpu::state::{cr0, cr4};
 use crate::cpu::uop::{Opnd, Uop};
-use crate::cpu::x87::{sw, Reg80};
+use crate::cpu::x87::{sw, F80};
 use crate::cpu::Cpu;
 
 /// `imm2` bit: the memory operand must be 16-byte aligned.
@@ -57,7 +57,7 @@ impl Cpu {
             self.s.xmm[n as usize & 7] = v;
         } else {
             // an MMX write sets the exponent and sign bits to all ones
-            self.s.fpu.regs[n as usize & 7] = Reg80 {
+            self.s.fpu.regs[n as usize & 7] = F80 {
                 signif: v as u64,
                 sign_exp: 0xFFFF,
             };

@@ -4,7 +4,7 @@
 //! These are pure conversions between [`FpuState`] and bytes; the instruction handlers move the
 //! bytes to and from guest memory.
 
-use super::{FpuState, Reg80};
+use super::{FpuState, F80};
 
 /// Environment size for an operand size: 14 bytes (16-bit) or 28 bytes (32-bit).
 pub fn env_size(op32: bool) -> usize {
@@ -128,7 +128,7 @@ pub fn load_fsave(f: &mut FpuState, b: &[u8], protected: bool, op32: bool) {
         let mut r = [0u8; 10];
         r.copy_from_slice(&b[n + 10 * i..n + 10 * i + 10]);
         let p = f.phys(i);
-        f.regs[p] = Reg80::from_bytes(r);
+        f.regs[p] = F80::from_bytes(r);
     }
 }
 
@@ -176,7 +176,7 @@ pub fn load_fxsave(f: &mut FpuState, xmm: &mut [u128; 8], a: &[u8; FXSAVE_SIZE])
         let mut r = [0u8; 10];
         r.copy_from_slice(&a[32 + 16 * i..42 + 16 * i]);
         let p = f.phys(i);
-        f.regs[p] = Reg80::from_bytes(r);
+        f.regs[p] = F80::from_bytes(r);
     }
     f.set_abridged_tags(a[4]);
     f.update_summary();
@@ -194,11 +194,11 @@ mod tests {
 
     fn sample() -> FpuState {
         let mut f = FpuState::default();
-        f.push(Reg80 {
+        f.push(F80 {
             signif: 0x8000_0000_0000_0001,
             sign_exp: 0x4000,
         });
-        f.push(Reg80::ZERO);
+        f.push(F80::ZERO);
         f.fcw = 0x027F;
         f.fip = 0x1234_5678;
         f.fcs = 0x08;

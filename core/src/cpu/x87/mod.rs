@@ -8,45 +8,10 @@
 
 pub mod env;
 
-/// An 80-bit register as stored: 64-bit significand (explicit integer bit) and sign+exponent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Reg80 {
-    /// Significand, bit 63 = integer bit.
-    pub signif: u64,
-    /// Bit 15 = sign, bits 0-14 = biased exponent.
-    pub sign_exp: u16,
-}
+pub use crate::softfloat::F80;
 
-impl Reg80 {
-    /// +0.0.
-    pub const ZERO: Reg80 = Reg80 {
-        signif: 0,
-        sign_exp: 0,
-    };
-    /// The "real indefinite" QNaN the FPU returns for masked invalid operations.
-    pub const INDEFINITE: Reg80 = Reg80 {
-        signif: 0xC000_0000_0000_0000,
-        sign_exp: 0xFFFF,
-    };
-
-    /// From the 10-byte memory format.
-    pub fn from_bytes(b: [u8; 10]) -> Self {
-        let mut s = [0u8; 8];
-        s.copy_from_slice(&b[..8]);
-        Reg80 {
-            signif: u64::from_le_bytes(s),
-            sign_exp: u16::from_le_bytes([b[8], b[9]]),
-        }
-    }
-
-    /// To the 10-byte memory format.
-    pub fn to_bytes(self) -> [u8; 10] {
-        let mut b = [0u8; 10];
-        b[..8].copy_from_slice(&self.signif.to_le_bytes());
-        b[8..].copy_from_slice(&self.sign_exp.to_le_bytes());
-        b
-    }
-
+/// The x87's view of a register value: its tag.
+impl F80 {
     /// The tag this value gets (SDM vol. 1, 8.1.7): 0 valid, 1 zero, 2 special.
     pub fn tag(self) -> u16 {
         let exp = self.sign_exp & 0x7FFF;
@@ -114,7 +79,7 @@ pub mod sw {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FpuState {
     /// Physical registers R0..R7 (ST(i) is R[(TOP + i) mod 8]).
-    pub regs: [Reg80; 8],
+    pub regs: [F80; 8],
     /// Control word.
     pub fcw: u16,
     /// Status word (TOP in bits 11-13).
@@ -138,7 +103,7 @@ impl Default for FpuState {
     /// registers' contents, which are zero here.
     fn default() -> Self {
         Self {
-            regs: [Reg80::ZERO; 8],
+            regs: [F80::ZERO; 8],
             fcw: 0x037F,
             fsw: 0,
             ftw: 0xFFFF,
@@ -184,12 +149,12 @@ impl FpuState {
     }
 
     /// ST(i) (whatever it holds, even when empty).
-    pub fn st(&self, i: usize) -> Reg80 {
+    pub fn st(&self, i: usize) -> F80 {
         self.regs[self.phys(i)]
     }
 
     /// Writes ST(i) and its tag.
-    pub fn set_st(&mut self, i: usize, v: Reg80) {
+    pub fn set_st(&mut self, i: usize, v: F80) {
         let p = self.phys(i);
         self.regs[p] = v;
         self.set_tag(p, v.tag());
@@ -223,7 +188,7 @@ impl FpuState {
 
     /// Pushes `v`. On stack overflow (ST(7) in use): IE+SF with C1 = 1; masked, the
     /// indefinite QNaN is pushed; unmasked, nothing changes. Returns false when it did not push.
-    pub fn push(&mut self, v: Reg80) -> bool {
+    pub fn push(&mut self, v: F80) -> bool {
         let t = (self.top() + 7) & 7;
         if self.tag_of(t) != tag::EMPTY {
             self.raise(sw::IE | sw::SF);
@@ -232,7 +197,7 @@ impl FpuState {
                 return false;
             }
             self.set_top(t);
-            self.set_st(0, Reg80::INDEFINITE);
+            self.set_st(0, F80::INDEFINITE);
             return true;
         }
         self.set_top(t);
@@ -298,7 +263,7 @@ mod tests {
     fn push_pop_and_tags() {
         let mut f = FpuState::default();
         assert_eq!(f.top(), 0);
-        let one = Reg80 {
+        let one = F80 {
             signif: 1 << 63,
             sign_exp: 0x3FFF,
         };
@@ -307,7 +272,7 @@ mod tests {
         assert_eq!(f.top(), 7);
         assert_eq!(f.tag_of(7), tag::VALID);
         assert_eq!(f.st(0), one);
-        assert!(f.push(Reg80::ZERO));
+        assert!(f.push(F80::ZERO));
         assert_eq!(f.tag_of(6), tag::ZERO);
         f.pop();
         assert_eq!(f.top(), 7);
@@ -320,21 +285,21 @@ mod tests {
     fn stack_overflow_masked_pushes_indefinite() {
         let mut f = FpuState::default();
         for _ in 0..8 {
-            assert!(f.push(Reg80::ZERO));
+            assert!(f.push(F80::ZERO));
         }
-        assert!(f.push(Reg80::ZERO));
+        assert!(f.push(F80::ZERO));
         // IE + SF with C1 = 1 (overflow), masked by the default control word 0x037F
         assert_eq!(f.fsw & (sw::IE | sw::SF | sw::C1), sw::IE | sw::SF | sw::C1);
-        assert_eq!(f.st(0), Reg80::INDEFINITE);
+        assert_eq!(f.st(0), F80::INDEFINITE);
         assert_eq!(f.fsw & sw::ES, 0, "masked: no exception summary");
     }
 
     #[test]
     fn tags_of_special_values() {
-        assert_eq!(Reg80::INDEFINITE.tag(), tag::SPECIAL);
+        assert_eq!(F80::INDEFINITE.tag(), tag::SPECIAL);
         // infinity: exponent all ones, significand 8000..0
         assert_eq!(
-            Reg80 {
+            F80 {
                 signif: 1 << 63,
                 sign_exp: 0x7FFF
             }
@@ -343,7 +308,7 @@ mod tests {
         );
         // denormal: exponent 0, significand non-zero
         assert_eq!(
-            Reg80 {
+            F80 {
                 signif: 1,
                 sign_exp: 0
             }
@@ -352,7 +317,7 @@ mod tests {
         );
         // unnormal: non-zero exponent, integer bit clear
         assert_eq!(
-            Reg80 {
+            F80 {
                 signif: 1,
                 sign_exp: 0x3FFF
             }
