@@ -5,5 +5,6 @@ pub mod guest_privilege;
 pub mod guest_tasks;
 pub mod guest_x87;
 pub mod guests;
+pub mod host_cpu;
 pub mod singlestep;
 pub mod util;

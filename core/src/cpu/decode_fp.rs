@@ -5,6 +5,7 @@
 use iced_x86::{Code, Instruction, Mnemonic, OpKind, Register};
 
 use super::decode::{vreg, Prefixes};
+use super::exec::fpu_arith::{self as fa, bits as fb, fmt as ff, op as fo};
 use super::exec::{data, fpu, simd, system};
 use super::uop::{Handler, Uop};
 
@@ -90,8 +91,89 @@ pub(super) fn x87_handler(ins: &Instruction, u: &mut Uop, p: &Prefixes) -> Handl
         M::Frstor => fpu::frstor,
         M::Fxsave => fpu::fxsave,
         M::Fxrstor => fpu::fxrstor,
-        _ => system::x87,
+        _ => x87_arith_handler(ins, u).unwrap_or(system::x87),
     }
+}
+
+/// The memory format of an x87 operand (`fpu_arith::fmt`).
+fn x87_mem_format(ins: &Instruction) -> u32 {
+    use iced_x86::MemorySize as S;
+    match ins.memory_size() {
+        S::Float32 => ff::F32,
+        S::Float64 => ff::F64,
+        S::Int16 | S::UInt16 => ff::I16,
+        S::Int32 | S::UInt32 => ff::I32,
+        S::Int64 | S::UInt64 => ff::I64,
+        S::Bcd => ff::BCD,
+        _ => ff::REG,
+    }
+}
+
+/// Handlers in `fpu_arith.rs`, with their `imm` (see `fpu_arith::bits`).
+fn x87_arith_handler(ins: &Instruction, u: &mut Uop) -> Option<Handler> {
+    use Mnemonic as M;
+    let regs: Vec<u32> = (0..ins.op_count())
+        .filter(|&i| ins.op_kind(i) == OpKind::Register)
+        .filter_map(|i| (ins.op_register(i) as u32).checked_sub(Register::ST0 as u32))
+        .filter(|&n| n < 8)
+        .collect();
+    let mem = (0..ins.op_count()).any(|i| ins.op_kind(i) == OpKind::Memory);
+    let f = if mem { x87_mem_format(ins) } else { ff::REG };
+    let base = f << fb::FMT_SHIFT;
+    let arith = |op: u32, pop: bool| {
+        let (dst, src) = match (mem, regs.as_slice()) {
+            (true, _) => (0, 0),
+            (false, [d, s]) => (*d, *s),
+            (false, [s]) => (0, *s),
+            _ => (1, 0),
+        };
+        base | op | (pop as u32 * fb::POP) | dst << fb::DST_SHIFT | src << fb::SRC_SHIFT
+    };
+    let compare = |extra: u32| {
+        let src = match regs.as_slice() {
+            [_, s] | [s] => *s,
+            _ => 1,
+        };
+        base | extra | src << fb::SRC_SHIFT
+    };
+    let (imm, h): (u32, Handler) = match ins.mnemonic() {
+        M::Fadd | M::Fiadd => (arith(fo::ADD, false), fa::farith),
+        M::Faddp => (arith(fo::ADD, true), fa::farith),
+        M::Fmul | M::Fimul => (arith(fo::MUL, false), fa::farith),
+        M::Fmulp => (arith(fo::MUL, true), fa::farith),
+        M::Fsub | M::Fisub => (arith(fo::SUB, false), fa::farith),
+        M::Fsubp => (arith(fo::SUB, true), fa::farith),
+        M::Fsubr | M::Fisubr => (arith(fo::SUBR, false), fa::farith),
+        M::Fsubrp => (arith(fo::SUBR, true), fa::farith),
+        M::Fdiv | M::Fidiv => (arith(fo::DIV, false), fa::farith),
+        M::Fdivp => (arith(fo::DIV, true), fa::farith),
+        M::Fdivr | M::Fidivr => (arith(fo::DIVR, false), fa::farith),
+        M::Fdivrp => (arith(fo::DIVR, true), fa::farith),
+        M::Fcom | M::Ficom => (compare(0), fa::fcompare),
+        M::Fcomp | M::Ficomp => (compare(fb::POP), fa::fcompare),
+        M::Fcompp => (compare(fb::POP2), fa::fcompare),
+        M::Fucom => (compare(fb::QUIET), fa::fcompare),
+        M::Fucomp => (compare(fb::QUIET | fb::POP), fa::fcompare),
+        M::Fucompp => (compare(fb::QUIET | fb::POP2), fa::fcompare),
+        M::Fcomi => (compare(fb::EFLAGS), fa::fcompare),
+        M::Fcomip => (compare(fb::EFLAGS | fb::POP), fa::fcompare),
+        M::Fucomi => (compare(fb::EFLAGS | fb::QUIET), fa::fcompare),
+        M::Fucomip => (compare(fb::EFLAGS | fb::QUIET | fb::POP), fa::fcompare),
+        M::Ftst => (fb::WITH_ZERO, fa::fcompare),
+        M::Fld | M::Fild | M::Fbld if mem => (base, fa::fload),
+        M::Fst | M::Fist if mem => (base, fa::fstore),
+        M::Fstp | M::Fistp | M::Fbstp if mem => (base | fb::POP, fa::fstore),
+        M::Fisttp => (base | fb::POP | fb::TRUNC, fa::fstore),
+        M::Fsqrt => (0, fa::funary),
+        M::Frndint => (1, fa::funary),
+        M::Fscale => (0, fa::fscale),
+        M::Fprem => (0, fa::fprem),
+        M::Fprem1 => (1, fa::fprem),
+        M::Fxtract => (0, fa::fxtract),
+        _ => return None,
+    };
+    u.imm = imm;
+    Some(h)
 }
 
 /// Handlers of the MMX and SSE/SSE2 integer and data-movement instructions (`simd.rs`).

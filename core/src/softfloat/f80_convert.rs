@@ -99,12 +99,25 @@ impl F80 {
 
     /// FLD m32: exact; an SNaN is quietened (IE), a denormal raises DE.
     pub fn from_f32(x: F32, env: &mut Env) -> F80 {
-        F80::from_binary(x, env)
+        F80::from_binary(x, true, env)
+    }
+
+    /// A binary32 memory operand of an arithmetic or compare instruction (FADD m32, FCOM
+    /// m32, ...): exact like [`F80::from_f32`], but a signalling NaN stays signalling (no IE
+    /// here) so the operation applies the x87 NaN rules to it, where an SNaN loses to a QNaN
+    /// register operand (SDM vol. 1, table 4-7; measured by tests/x87_host_diff.rs).
+    pub fn from_f32_operand(x: F32, env: &mut Env) -> F80 {
+        F80::from_binary(x, false, env)
+    }
+
+    /// The binary64 form of [`F80::from_f32_operand`].
+    pub fn from_f64_operand(x: F64, env: &mut Env) -> F80 {
+        F80::from_binary(x, false, env)
     }
 
     /// FLD m64: exact; an SNaN is quietened (IE), a denormal raises DE.
     pub fn from_f64(x: F64, env: &mut Env) -> F80 {
-        F80::from_binary(x, env)
+        F80::from_binary(x, true, env)
     }
 
     /// FST m32: rounded by [`Env::rounding`] to binary32 with its overflow/underflow rules.
@@ -117,17 +130,21 @@ impl F80 {
         self.to_binary(env)
     }
 
-    fn from_binary<T: Sealed>(x: T, env: &mut Env) -> F80 {
+    fn from_binary<T: Sealed>(x: T, quieten: bool, env: &mut Env) -> F80 {
         let sign = raw::sign(x);
         match raw::kind(x) {
             Kind::Zero => F80::zero(sign),
             Kind::Infinity => F80::inf(sign),
             k @ (Kind::QuietNan | Kind::SignalingNan) => {
+                let payload = raw::nan_payload(x) >> 1; // bit 62 = quiet bit
+                let nan = F80::new((sign as u16) << 15 | 0x7FFF, 1 << 63 | payload);
+                if !quieten {
+                    return nan;
+                }
                 if k == Kind::SignalingNan {
                     env.raise(Flags::INVALID);
                 }
-                let payload = raw::nan_payload(x) >> 1; // bit 62 = quiet bit
-                F80::new((sign as u16) << 15 | 0x7FFF, 1 << 63 | payload).quieted()
+                nan.quieted()
             }
             k => {
                 if k == Kind::Denormal {

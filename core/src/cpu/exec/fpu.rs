@@ -72,16 +72,21 @@ fn read_m80(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> Result<F80, Exception> {
 /// FLD m80fp / FLD ST(i).
 pub(crate) fn fld(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
     cpu.fpu_enter(u, false)?;
-    let v = if u.src == Opnd::Mem || u.dst == Opnd::Mem {
-        read_m80(cpu, bus, u)?
+    let (v, underflow) = if u.src == Opnd::Mem || u.dst == Opnd::Mem {
+        (read_m80(cpu, bus, u)?, false)
     } else {
+        let underflow = cpu.s.fpu.is_empty(st_index(u));
         match cpu.fpu_read(st_index(u)) {
-            Some(v) => v,
+            Some(v) => (v, underflow),
             None => return Ok(()),
         }
     };
     cpu.s.fpu.fsw &= !sw::C1;
     cpu.s.fpu.push(v);
+    if underflow {
+        // an empty source and a full stack: C1 = 0, the underflow's (measured)
+        cpu.s.fpu.fsw &= !sw::C1;
+    }
     Ok(())
 }
 
@@ -140,6 +145,7 @@ pub(crate) fn fxch(cpu: &mut Cpu, _: &mut Bus, u: &Uop) -> R {
 pub(crate) fn ffree(cpu: &mut Cpu, _: &mut Bus, u: &Uop) -> R {
     cpu.fpu_enter(u, false)?;
     cpu.s.fpu.free(st_index(u));
+    cpu.s.fpu.fsw &= !sw::C1; // undefined in the SDM; measured cleared
     if u.imm == 1 {
         cpu.s.fpu.pop();
     }
@@ -157,9 +163,14 @@ pub(crate) fn fstp_rotate(cpu: &mut Cpu, _: &mut Bus, u: &Uop) -> R {
 /// FCHS (`imm` = 0) / FABS (1): sign changes need no rounding.
 pub(crate) fn fsign(cpu: &mut Cpu, _: &mut Bus, u: &Uop) -> R {
     cpu.fpu_enter(u, false)?;
-    let Some(mut v) = cpu.fpu_read(0) else {
+    if cpu.s.fpu.is_empty(0) {
+        // stack underflow: the masked response is the indefinite, not its negation
+        if cpu.s.fpu.underflow() {
+            cpu.s.fpu.set_st(0, F80::INDEFINITE);
+        }
         return Ok(());
-    };
+    }
+    let mut v = cpu.s.fpu.st(0);
     if u.imm == 0 {
         v.sign_exp ^= 0x8000;
     } else {
@@ -263,10 +274,9 @@ pub(crate) fn fcmov(cpu: &mut Cpu, _: &mut Bus, u: &Uop) -> R {
     } ^ (u.imm & 4 != 0);
     let i = st_index(u);
     if cpu.s.fpu.is_empty(0) || cpu.s.fpu.is_empty(i) {
-        if !cpu.s.fpu.underflow() {
-            return Ok(());
-        }
-        if c {
+        // masked stack underflow: ST(0) becomes the indefinite whatever the condition
+        // (measured on hardware by tests/x87_host_diff.rs)
+        if cpu.s.fpu.underflow() {
             cpu.s.fpu.set_st(0, F80::INDEFINITE);
         }
         return Ok(());
@@ -275,7 +285,7 @@ pub(crate) fn fcmov(cpu: &mut Cpu, _: &mut Bus, u: &Uop) -> R {
         let v = cpu.s.fpu.st(i);
         cpu.s.fpu.set_st(0, v);
     }
-    cpu.s.fpu.fsw &= !sw::C1;
+    // C1 is left alone (the SDM says undefined; measured unchanged)
     Ok(())
 }
 

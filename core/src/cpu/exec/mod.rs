@@ -8,6 +8,7 @@ pub(crate) mod bits;
 pub(crate) mod control;
 pub(crate) mod data;
 pub(crate) mod fpu;
+pub(crate) mod fpu_arith;
 pub(crate) mod muldiv;
 pub(crate) mod protected;
 pub(crate) mod shift;
