@@ -6,7 +6,7 @@
 #![cfg(all(target_arch = "x86_64", target_os = "linux"))]
 
 use std::arch::asm;
-use vx86_core::cpu::{cr0, flag, Descriptor};
+use vx86_core::cpu::{cr0, cr4, flag, Descriptor};
 use vx86_core::{CpuState, ExitReason, Machine, SegReg};
 
 /// The data buffer's address on both sides.
@@ -122,12 +122,14 @@ fn desc(access: u8) -> u64 {
     0xFFFF | (access as u64) << 40 | 0xF << 48 | 0xC << 52 // base 0, limit 4 GiB, 32-bit
 }
 
-/// Runs `code32` (`n` instructions, then HLT) in vx86 in flat 32-bit protected mode from `init`.
+/// Runs `code32` (`n` instructions, then HLT) in vx86 in flat 32-bit protected mode from `init`,
+/// with SSE enabled (CR4.OSFXSR, OSXMMEXCPT) as on the host.
 pub fn run_vx86(m: &mut Machine, init: &State, code32: &[u8], n: usize) -> Result<State, String> {
     m.write_phys(DATA, &init.mem).unwrap();
     m.write_phys(CODE, &[code32, &[0xF4]].concat()).unwrap(); // ... hlt
     let mut s = CpuState::reset();
-    s.cr0 = cr0::PE | cr0::ET;
+    s.cr0 = cr0::PE | cr0::ET | cr0::NE;
+    s.cr4 = cr4::OSFXSR | cr4::OSXMMEXCPT;
     s.segs = [Descriptor(desc(0x93)).to_segment(0x10); 6];
     s.segs[SegReg::Cs as usize] = Descriptor(desc(0x9B)).to_segment(0x08);
     s.regs = init.regs;

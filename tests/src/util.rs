@@ -48,4 +48,49 @@ impl Rng {
         self.0 ^= self.0 << 17;
         self.0
     }
+
+    /// A number below `n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+
+    /// One element of `v`.
+    pub fn pick<T: Copy>(&mut self, v: &[T]) -> T {
+        v[self.below(v.len() as u64) as usize]
+    }
+
+    /// An IEEE binary value with `exp_bits` exponent and `frac_bits` fraction bits, biased
+    /// towards the special encodings: zeros, denormals, infinities, quiet and signalling
+    /// NaNs, the largest and smallest normals, values near 1.
+    pub fn ieee(&mut self, exp_bits: u32, frac_bits: u32) -> u64 {
+        let exp_max = (1u64 << exp_bits) - 1;
+        let frac_mask = (1u64 << frac_bits) - 1;
+        let bias = exp_max / 2;
+        let sign = self.below(2) << (exp_bits + frac_bits);
+        let frac = match self.below(4) {
+            0 => 0,
+            1 => 1 << (frac_bits - 1),
+            2 => frac_mask,
+            _ => self.next_u64() & frac_mask,
+        };
+        let exp = match self.below(10) {
+            0 => 0,       // zero / denormal
+            1 => exp_max, // infinity / NaN
+            2 => self.pick(&[1, 2, exp_max - 1, exp_max - 2]),
+            3..=5 => bias - 3 + self.below(7), // near 1
+            _ => self.below(exp_max + 1),
+        };
+        sign | exp << frac_bits | frac
+    }
+
+    /// A `bits`-wide integer biased towards 0, ±1, the extremes and small values.
+    pub fn int_edge(&mut self, bits: u32) -> u64 {
+        let max = (1u64 << (bits - 1)) - 1;
+        let v = match self.below(6) {
+            0 => self.pick(&[0, 1, u64::MAX, max, !max]),
+            1..=3 => self.below(2000).wrapping_sub(1000),
+            _ => self.next_u64(),
+        };
+        v & (u64::MAX >> (64 - bits))
+    }
 }

@@ -44,40 +44,15 @@ const PREAMBLE: usize = 10;
 /// FIP, FCS|FOP, FDP, FDS in the 32-bit FNSAVE image: addresses, not compared.
 const POINTERS: std::ops::Range<usize> = 12..28;
 
-struct Rng(vx86_tests::util::Rng);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0.next_u64()
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn pick<T: Copy>(&mut self, v: &[T]) -> T {
-        v[self.below(v.len() as u64) as usize]
-    }
+use vx86_tests::util::Rng;
 
-    /// A binary-format value (`exp_bits`, `frac_bits`) biased towards the special encodings.
-    fn ieee(&mut self, exp_bits: u32, frac_bits: u32) -> u64 {
-        let exp_max = (1u64 << exp_bits) - 1;
-        let frac_mask = (1u64 << frac_bits) - 1;
-        let bias = exp_max / 2;
-        let sign = self.below(2) << (exp_bits + frac_bits);
-        let frac = match self.below(4) {
-            0 => 0,
-            1 => 1 << (frac_bits - 1),
-            2 => frac_mask,
-            _ => self.next() & frac_mask,
-        };
-        let exp = match self.below(10) {
-            0 => 0,       // zero / denormal
-            1 => exp_max, // infinity / NaN
-            2 => self.pick(&[1, 2, exp_max - 1, exp_max - 2]),
-            3..=5 => bias - 3 + self.below(7), // near 1
-            _ => self.below(exp_max + 1),
-        };
-        sign | exp << frac_bits | frac
-    }
+/// The x87-only value generators.
+trait X87Values {
+    fn f80(&mut self) -> (u16, u64);
+    fn bcd(&mut self) -> [u8; 10];
+}
 
+impl X87Values for Rng {
     /// An 80-bit value: sign+exponent and the significand, with the x87-only encodings
     /// (pseudo-denormals, unnormals, pseudo-NaNs) among them.
     fn f80(&mut self) -> (u16, u64) {
@@ -87,7 +62,7 @@ impl Rng {
             0 => 0,
             1 => 1 << 62,
             2 => (1 << 63) - 1,
-            _ => self.next() >> 1,
+            _ => self.next_u64() >> 1,
         };
         let exp: u16 = match self.below(10) {
             0 => 0,
@@ -102,16 +77,6 @@ impl Rng {
             int_bit | frac
         };
         (sign | exp, signif)
-    }
-
-    fn int(&mut self, bits: u32) -> u64 {
-        let max = (1u64 << (bits - 1)) - 1;
-        let v = match self.below(6) {
-            0 => self.pick(&[0, 1, u64::MAX, max, !max]),
-            1..=3 => self.below(2000).wrapping_sub(1000),
-            _ => self.next(),
-        };
-        v & (u64::MAX >> (64 - bits))
     }
 
     fn bcd(&mut self) -> [u8; 10] {
@@ -134,7 +99,7 @@ const KINDS: [MemorySize; 7] = {
 
 fn slot_value(rng: &mut Rng, kind: MemorySize) -> [u8; 16] {
     let mut b = [0u8; 16];
-    let r = rng.next().to_le_bytes();
+    let r = rng.next_u64().to_le_bytes();
     b[8..].copy_from_slice(&r); // unused tail: random
     match kind {
         MemorySize::Float32 => b[..4].copy_from_slice(&(rng.ieee(8, 23) as u32).to_le_bytes()),
@@ -144,9 +109,9 @@ fn slot_value(rng: &mut Rng, kind: MemorySize) -> [u8; 16] {
             b[..8].copy_from_slice(&sig.to_le_bytes());
             b[8..10].copy_from_slice(&se.to_le_bytes());
         }
-        MemorySize::Int16 => b[..2].copy_from_slice(&(rng.int(16) as u16).to_le_bytes()),
-        MemorySize::Int32 => b[..4].copy_from_slice(&(rng.int(32) as u32).to_le_bytes()),
-        MemorySize::Int64 => b[..8].copy_from_slice(&rng.int(64).to_le_bytes()),
+        MemorySize::Int16 => b[..2].copy_from_slice(&(rng.int_edge(16) as u16).to_le_bytes()),
+        MemorySize::Int32 => b[..4].copy_from_slice(&(rng.int_edge(32) as u32).to_le_bytes()),
+        MemorySize::Int64 => b[..8].copy_from_slice(&rng.int_edge(64).to_le_bytes()),
         _ => b[..10].copy_from_slice(&rng.bcd()),
     }
     b
@@ -353,7 +318,7 @@ fn diff(m: &mut Machine, init: &State, ins: &[Instruction]) -> Option<String> {
 fn x87_sequences_match_the_host_fpu() {
     map_host_area();
     let mut gen = Gen {
-        rng: Rng(vx86_tests::util::Rng(0x87_87_87_87)),
+        rng: Rng(0x87_87_87_87),
         codes: codes(),
         kinds: [MemorySize::Float32; SLOTS],
     };
@@ -368,7 +333,7 @@ fn x87_sequences_match_the_host_fpu() {
         let rng = &mut gen.rng;
         let mut mem = vec![0u8; DATA_LEN];
         for b in mem.iter_mut() {
-            *b = rng.next() as u8;
+            *b = rng.next_u64() as u8;
         }
         let load_at = (EBX_BASE as i64 + LOAD_SLOTS as i64 - DATA as i64) as usize;
         for i in 0..SLOTS {
@@ -381,12 +346,12 @@ fn x87_sequences_match_the_host_fpu() {
         let cw = 0x007F | (rng.below(4) as u16) << 8 | (rng.below(4) as u16) << 10;
         let cw_at = (EBX_BASE as i64 + CW_AT as i64 - DATA as i64) as usize;
         mem[cw_at..cw_at + 2].copy_from_slice(&cw.to_le_bytes());
-        let mut regs = [0u32; 8].map(|_| rng.next() as u32);
+        let mut regs = [0u32; 8].map(|_| rng.next_u64() as u32);
         regs[3] = EBX_BASE;
         regs[4] = 0x8_0000;
         let init = State {
             regs,
-            eflags: rng.next() as u32 & ARITH,
+            eflags: rng.next_u64() as u32 & ARITH,
             mem,
         };
         let ins = gen.sequence();

@@ -1,7 +1,8 @@
 //! CPUID (SDM vol. 2, "CPUID"): vx86 advertises exactly what it implements. Today that is a
-//! family-6 integer core with TSC, MSRs, CMPXCHG8B, CMOV, SYSENTER/SYSEXIT, PAT and the paging
-//! extensions PSE, PAE, PGE and NX; no FPU, MMX or SSE yet, no APIC. Later issues add bits as
-//! the features land.
+//! family-6 core with the x87 FPU, MMX, FXSAVE/FXRSTOR, SSE, SSE2, TSC, MSRs, CMPXCHG8B, CMOV,
+//! SYSENTER/SYSEXIT, PAT and the paging extensions PSE, PAE, PGE and NX; no APIC yet.
+//! (The x87 transcendental instructions are still missing: they stop the machine with an
+//! "unsupported instruction" error.) Later issues add bits as the features land.
 
 /// Vendor string, returned in EBX, EDX, ECX of leaf 0.
 pub const VENDOR: &[u8; 12] = b"VX86 Virtual";
@@ -13,6 +14,8 @@ const MAX_EXTENDED: u32 = 0x8000_0008;
 
 /// Leaf 1 EDX feature bits.
 pub mod edx {
+    /// x87 FPU on chip.
+    pub const FPU: u32 = 1 << 0;
     /// Time-stamp counter (RDTSC).
     pub const TSC: u32 = 1 << 4;
     /// RDMSR/WRMSR.
@@ -31,8 +34,17 @@ pub mod edx {
     pub const CMOV: u32 = 1 << 15;
     /// Page attribute table.
     pub const PAT: u32 = 1 << 16;
+    /// MMX.
+    pub const MMX: u32 = 1 << 23;
+    /// FXSAVE/FXRSTOR (and CR4.OSFXSR).
+    pub const FXSR: u32 = 1 << 24;
+    /// SSE.
+    pub const SSE: u32 = 1 << 25;
+    /// SSE2.
+    pub const SSE2: u32 = 1 << 26;
     /// Everything vx86 implements.
-    pub const ALL: u32 = TSC | MSR | CX8 | CMOV | PSE | PAE | SEP | PGE | PAT;
+    pub const ALL: u32 =
+        FPU | TSC | MSR | CX8 | CMOV | PSE | PAE | SEP | PGE | PAT | MMX | FXSR | SSE | SSE2;
 }
 
 /// Leaf 0x8000_0001 EDX: execute-disable (NX).
@@ -74,7 +86,11 @@ mod tests {
     }
 
     #[test]
-    fn advertises_no_fpu() {
-        assert_eq!(cpuid(1, 0)[3] & 1, 0);
+    fn advertises_the_p6_feature_set_and_no_apic() {
+        let d = cpuid(1, 0)[3];
+        let want = edx::FPU | edx::MMX | edx::FXSR | edx::SSE | edx::SSE2 | edx::CMOV;
+        assert_eq!(d & want, want);
+        assert_eq!(d & (1 << 9), 0, "no APIC yet");
+        assert_eq!(cpuid(1, 0)[2], 0, "no SSE3 and later");
     }
 }

@@ -6,8 +6,10 @@ use iced_x86::{Code, Instruction, Mnemonic, OpKind, Register};
 
 use super::decode::{vreg, Prefixes};
 use super::exec::fpu_arith::{self as fa, bits as fb, fmt as ff, op as fo};
+use super::exec::sse_fp::{self as sf, cvt, op as so};
 use super::exec::{data, fpu, simd, system};
 use super::uop::{Handler, Uop};
+use crate::softfloat::{F32, F64};
 
 /// Width in bytes of a SIMD instruction's registers: 16 with an XMM operand, else 8 (MMX).
 fn vector_width(ins: &Instruction) -> usize {
@@ -314,7 +316,7 @@ pub(super) fn simd_handler(ins: &Instruction, u: &mut Uop) -> Option<Handler> {
         | M::Prefetcht1
         | M::Prefetcht2
         | M::Clflush => data::nop,
-        _ => return Option::None,
+        _ => sse_fp_handler(ins)?,
     };
     if aligned {
         u.imm2 |= simd::ALIGNED;
@@ -325,4 +327,81 @@ pub(super) fn simd_handler(ins: &Instruction, u: &mut Uop) -> Option<Handler> {
 fn set_imm(u: &mut Uop, v: u32, h: Handler) -> Handler {
     u.imm = v;
     h
+}
+
+/// Handlers of the SSE/SSE2 floating-point instructions (`sse_fp.rs`); `None` for the rest.
+fn sse_fp_handler(ins: &Instruction) -> Option<Handler> {
+    use Mnemonic as M;
+    let xmm_operands = (0..ins.op_count())
+        .any(|i| ins.op_kind(i) == OpKind::Register && vreg(ins.op_register(i)).is_some());
+    macro_rules! ar {
+        ($t:ty, $p:expr, $o:expr) => {
+            sf::arith::<$t, $p, { $o }> as Handler
+        };
+    }
+    Some(match ins.mnemonic() {
+        M::Addps => ar!(F32, true, so::ADD),
+        M::Addss => ar!(F32, false, so::ADD),
+        M::Addpd => ar!(F64, true, so::ADD),
+        M::Addsd => ar!(F64, false, so::ADD),
+        M::Subps => ar!(F32, true, so::SUB),
+        M::Subss => ar!(F32, false, so::SUB),
+        M::Subpd => ar!(F64, true, so::SUB),
+        M::Subsd => ar!(F64, false, so::SUB),
+        M::Mulps => ar!(F32, true, so::MUL),
+        M::Mulss => ar!(F32, false, so::MUL),
+        M::Mulpd => ar!(F64, true, so::MUL),
+        M::Mulsd => ar!(F64, false, so::MUL),
+        M::Divps => ar!(F32, true, so::DIV),
+        M::Divss => ar!(F32, false, so::DIV),
+        M::Divpd => ar!(F64, true, so::DIV),
+        M::Divsd => ar!(F64, false, so::DIV),
+        M::Minps => ar!(F32, true, so::MIN),
+        M::Minss => ar!(F32, false, so::MIN),
+        M::Minpd => ar!(F64, true, so::MIN),
+        M::Minsd => ar!(F64, false, so::MIN),
+        M::Maxps => ar!(F32, true, so::MAX),
+        M::Maxss => ar!(F32, false, so::MAX),
+        M::Maxpd => ar!(F64, true, so::MAX),
+        M::Maxsd => ar!(F64, false, so::MAX),
+        M::Sqrtps => ar!(F32, true, so::SQRT),
+        M::Sqrtss => ar!(F32, false, so::SQRT),
+        M::Sqrtpd => ar!(F64, true, so::SQRT),
+        M::Sqrtsd => ar!(F64, false, so::SQRT),
+        M::Cmpps => sf::compare::<F32, true>,
+        M::Cmpss => sf::compare::<F32, false>,
+        M::Cmppd => sf::compare::<F64, true>,
+        M::Cmpsd if xmm_operands => sf::compare::<F64, false>,
+        M::Comiss => sf::comis::<F32, true>,
+        M::Ucomiss => sf::comis::<F32, false>,
+        M::Comisd => sf::comis::<F64, true>,
+        M::Ucomisd => sf::comis::<F64, false>,
+        M::Cvtss2sd => sf::convert::<{ cvt::SS2SD }>,
+        M::Cvtsd2ss => sf::convert::<{ cvt::SD2SS }>,
+        M::Cvtps2pd => sf::convert::<{ cvt::PS2PD }>,
+        M::Cvtpd2ps => sf::convert::<{ cvt::PD2PS }>,
+        M::Cvtdq2ps => sf::convert::<{ cvt::DQ2PS }>,
+        M::Cvtps2dq => sf::convert::<{ cvt::PS2DQ }>,
+        M::Cvttps2dq => sf::convert::<{ cvt::TTPS2DQ }>,
+        M::Cvtdq2pd => sf::convert::<{ cvt::DQ2PD }>,
+        M::Cvtpd2dq => sf::convert::<{ cvt::PD2DQ }>,
+        M::Cvttpd2dq => sf::convert::<{ cvt::TTPD2DQ }>,
+        M::Cvtpi2ps => sf::convert::<{ cvt::PI2PS }>,
+        M::Cvtps2pi => sf::convert::<{ cvt::PS2PI }>,
+        M::Cvttps2pi => sf::convert::<{ cvt::TTPS2PI }>,
+        M::Cvtpi2pd => sf::convert::<{ cvt::PI2PD }>,
+        M::Cvtpd2pi => sf::convert::<{ cvt::PD2PI }>,
+        M::Cvttpd2pi => sf::convert::<{ cvt::TTPD2PI }>,
+        M::Cvtss2si => sf::to_int::<F32, false>,
+        M::Cvttss2si => sf::to_int::<F32, true>,
+        M::Cvtsd2si => sf::to_int::<F64, false>,
+        M::Cvttsd2si => sf::to_int::<F64, true>,
+        M::Cvtsi2ss => sf::from_int::<F32>,
+        M::Cvtsi2sd => sf::from_int::<F64>,
+        M::Rcpps => sf::approx::<true, false>,
+        M::Rcpss => sf::approx::<false, false>,
+        M::Rsqrtps => sf::approx::<true, true>,
+        M::Rsqrtss => sf::approx::<false, true>,
+        _ => return None,
+    })
 }

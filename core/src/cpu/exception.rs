@@ -40,6 +40,9 @@ pub enum Exception {
     FpuError,
     /// #AC alignment check (17): an unaligned access at CPL 3 with CR0.AM and EFLAGS.AC set.
     AlignmentCheck,
+    /// #XM SIMD floating-point exception (19): an unmasked SSE exception with CR4.OSXMMEXCPT
+    /// (without it the instruction raises #UD instead).
+    SimdFloatingPoint,
     /// A maskable external interrupt with its vector (from an interrupt controller), taken
     /// between instructions: no error code, no gate-privilege check, EXT = 1.
     External(u8),
@@ -83,6 +86,7 @@ impl Exception {
             Exception::PageFault { .. } => 14,
             Exception::FpuError => 16,
             Exception::AlignmentCheck => 17,
+            Exception::SimdFloatingPoint => 19,
             Exception::SoftwareInt(n) | Exception::External(n) => n,
             Exception::Unsupported => 0xff,
         }

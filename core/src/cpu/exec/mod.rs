@@ -13,6 +13,7 @@ pub(crate) mod muldiv;
 pub(crate) mod protected;
 pub(crate) mod shift;
 pub(crate) mod simd;
+pub(crate) mod sse_fp;
 pub(crate) mod stack;
 pub(crate) mod string;
 pub(crate) mod system;

@@ -2,7 +2,8 @@
 //! vol. 1 chapters 9-11): moves between XMM/MMX registers, memory and general registers,
 //! bitwise logic, packed integer arithmetic (wrapping and saturating), multiplies, compares,
 //! shifts, packs, unpacks, shuffles, PMOVMSKB/MOVMSKPS/MOVMSKPD, PEXTRW/PINSRW, EMMS,
-//! LDMXCSR/STMXCSR. Nothing here rounds, so no floating point is involved.
+//! LDMXCSR/STMXCSR. Nothing here rounds, so no floating point is involved (the SSE
+//! floating-point instructions are in `sse_fp.rs`).
 //!
 //! `W` is the register width in bytes: 8 for MMX (MM0-7 alias the x87 significands; every MMX
 //! instruction sets TOP to 0 and tags all registers valid), 16 for XMM. SSE instructions need
@@ -23,7 +24,7 @@ pub const ALIGNED: u32 = 1 << 31;
 impl Cpu {
     /// Checks for an SSE instruction (W = 16) or an MMX one (W = 8) and, for MMX, enters MMX
     /// mode (TOP = 0, all tags valid).
-    fn simd_enter<const W: usize>(&mut self) -> Result<(), Exception> {
+    pub(super) fn simd_enter<const W: usize>(&mut self) -> Result<(), Exception> {
         if self.s.cr0 & cr0::EM != 0 {
             return Err(Exception::InvalidOpcode);
         }
@@ -44,7 +45,7 @@ impl Cpu {
     }
 
     /// Vector register `n` (XMM or MMX by `W`).
-    fn vreg<const W: usize>(&self, n: u8) -> u128 {
+    pub(super) fn vreg<const W: usize>(&self, n: u8) -> u128 {
         if W == 16 {
             self.s.xmm[n as usize & 7]
         } else {
@@ -52,7 +53,7 @@ impl Cpu {
         }
     }
 
-    fn set_vreg<const W: usize>(&mut self, n: u8, v: u128) {
+    pub(super) fn set_vreg<const W: usize>(&mut self, n: u8, v: u128) {
         if W == 16 {
             self.s.xmm[n as usize & 7] = v;
         } else {
@@ -65,7 +66,7 @@ impl Cpu {
     }
 
     /// Reads `n` bytes of a vector operand (register or memory) as a little-endian number.
-    fn vload<const W: usize>(
+    pub(super) fn vload<const W: usize>(
         &mut self,
         bus: &mut Bus,
         u: &Uop,
@@ -87,7 +88,7 @@ impl Cpu {
 
     /// Writes the low `n` bytes of `v` to a vector operand; a register keeps its other bytes
     /// when `merge`, else they become zero.
-    fn vstore<const W: usize>(
+    pub(super) fn vstore<const W: usize>(
         &mut self,
         bus: &mut Bus,
         u: &Uop,
@@ -125,7 +126,7 @@ impl Cpu {
 }
 
 /// All ones in the low `n` bytes.
-fn mask(n: usize) -> u128 {
+pub(super) fn mask(n: usize) -> u128 {
     if n >= 16 {
         u128::MAX
     } else {

@@ -135,8 +135,8 @@ pub fn load_fsave(f: &mut FpuState, b: &[u8], protected: bool, op32: bool) {
 /// Size of the FXSAVE area.
 pub const FXSAVE_SIZE: usize = 512;
 
-/// Bits of MXCSR that can be set (the MXCSR_MASK reported in the FXSAVE area): no DAZ.
-pub const MXCSR_MASK: u32 = 0xFFBF;
+/// Bits of MXCSR that can be set (the MXCSR_MASK reported in the FXSAVE area), DAZ included.
+pub const MXCSR_MASK: u32 = 0xFFFF;
 
 /// The 512-byte FXSAVE area (32-bit format) from the x87 state, MXCSR and XMM0-7.
 pub fn store_fxsave(f: &FpuState, mxcsr: u32, xmm: &[u128; 8]) -> [u8; FXSAVE_SIZE] {
