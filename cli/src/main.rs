@@ -1,14 +1,16 @@
 //! `vx86`: the command-line runner.
 //!
-//! Subcommands today:
+//! Subcommands:
+//! - `vx86 run --kernel BZIMAGE [--initrd FILE] [--append CMDLINE] [--mem SIZE]
+//!   [--max-instructions N] [--until TEXT] [--input-file FILE]`: boots Linux with the serial
+//!   console on the terminal (see `linux.rs`).
 //! - `vx86 hello`: runs a built-in real-mode program that prints over the debug console.
 //! - `vx86 run-flat FILE [--address A] [--entry IP] [--max-instructions N]`: loads a raw binary
 //!   at a physical address, runs it in real mode and prints what it writes to port 0xE9.
 //! - `vx86 bench [--instructions N] [--paging]`: interpreted instructions per second on a loop
 //!   in real mode, or in 32-bit protected mode with paging (every access through the TLB).
-//!
-//! Linux boot (`vx86 run --kernel ...`) arrives with the Linux-boot issue.
 
+mod linux;
 mod programs;
 
 use std::io::Write;
@@ -18,7 +20,9 @@ use std::time::Instant;
 use vx86_core::{ExitReason, Machine, MachineConfig, VmError};
 
 const USAGE: &str = "usage:
-  vx86 run --kernel BZIMAGE [--initrd FILE] [--append CMDLINE] [--mem SIZE] [--max-instructions N]
+  vx86 run --kernel BZIMAGE [--initrd FILE] [--append CMDLINE] [--mem SIZE]
+           [--max-instructions N] [--until TEXT] [--input-file FILE]
+           (interactive on a terminal: Ctrl-A x quits)
   vx86 hello
   vx86 run-flat FILE [--address ADDR] [--entry IP] [--max-instructions N]
   vx86 bench [--instructions N] [--paging]";
@@ -26,7 +30,7 @@ const USAGE: &str = "usage:
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
-        Some("run") => run_linux(&args[1..]),
+        Some("run") => linux::run(&args[1..]),
         Some("hello") => hello(),
         Some("run-flat") => run_flat(&args[1..]),
         Some("bench") => bench(&args[1..]),
@@ -124,54 +128,6 @@ fn option_str<'a>(args: &'a [String], name: &str) -> Result<Option<&'a str>, Str
             .map(|v| Some(v.as_str()))
             .ok_or_else(|| format!("{name} needs a value")),
         None => Ok(None),
-    }
-}
-
-/// `vx86 run`: boots a Linux kernel and copies its serial console (COM1) to stdout. Not yet
-/// interactive: the terminal attachment arrives with the Linux-boot issue.
-fn run_linux(args: &[String]) -> Result<ExitCode, String> {
-    let kernel_path = option_str(args, "--kernel")?.ok_or("run needs --kernel BZIMAGE")?;
-    let kernel = std::fs::read(kernel_path).map_err(|e| format!("{kernel_path}: {e}"))?;
-    let initrd = match option_str(args, "--initrd")? {
-        Some(p) => Some(std::fs::read(p).map_err(|e| format!("{p}: {e}"))?),
-        None => None,
-    };
-    let cmdline = option_str(args, "--append")?.unwrap_or("console=ttyS0");
-    let mem = option(args, "--mem")?.unwrap_or(256 << 20);
-    let max = option(args, "--max-instructions")?.unwrap_or(u64::MAX);
-    let config = MachineConfig {
-        ram_size: mem as usize,
-        ..MachineConfig::default()
-    };
-    let mut m = Machine::new(config).map_err(|e| e.to_string())?;
-    m.load_linux(&kernel, initrd.as_deref(), cmdline)
-        .map_err(|e| e.to_string())?;
-    let start = Instant::now();
-    let mut out = std::io::stdout();
-    let mut done = 0u64;
-    let exit = loop {
-        let slice = (max - done).min(50_000_000);
-        let r = m.run(slice);
-        done = m.instruction_count();
-        out.write_all(&m.take_serial_output())
-            .map_err(|e| e.to_string())?;
-        out.flush().map_err(|e| e.to_string())?;
-        match r {
-            Ok(ExitReason::BudgetReached) if done < max => continue,
-            other => break other,
-        }
-    };
-    let secs = start.elapsed().as_secs_f64();
-    let reason = match &exit {
-        Ok(r) => format!("{r:?}"),
-        Err(e) => format!("error: {e}"),
-    };
-    eprintln!("vx86: exit={reason} instructions={done} wall={secs:.3}s");
-    match exit {
-        Ok(ExitReason::Halted | ExitReason::BudgetReached) => Ok(ExitCode::SUCCESS),
-        Ok(ExitReason::Reset) => Ok(ExitCode::from(5)),
-        Ok(ExitReason::TripleFault) => Ok(ExitCode::from(4)),
-        Err(e) => Err(e.to_string()),
     }
 }
 

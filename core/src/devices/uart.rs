@@ -17,10 +17,15 @@ use std::collections::VecDeque;
 const FIFO: usize = 16;
 
 /// Interrupt enable bits.
-mod ier {
+/// Interrupt enable register bits.
+pub mod ier {
+    /// Received data available.
     pub const RDA: u8 = 1;
+    /// Transmitter holding register empty.
     pub const THRE: u8 = 2;
+    /// Receiver line status.
     pub const RLS: u8 = 4;
+    /// Modem status.
     pub const MS: u8 = 8;
 }
 

@@ -253,6 +253,21 @@ impl Machine {
         self.bus.serial_update();
     }
 
+    /// Whether the guest's COM1 driver has enabled the received-data interrupt (IER bit 0):
+    /// a sign it is ready to read. Scripted input (the CLI's `--input-file`) waits for it so
+    /// bytes are not lost to driver probing during boot.
+    pub fn serial_receive_enabled(&self) -> bool {
+        match self.bus.com1.map(|c| &self.bus.devices[c.0 .0 as usize]) {
+            Some(Device::Uart(u)) => u.ier & crate::devices::uart::ier::RDA != 0,
+            _ => false,
+        }
+    }
+
+    /// Bytes queued by [`Machine::send_serial`] that the guest has not received yet.
+    pub fn serial_input_queued(&self) -> usize {
+        self.bus.serial_in.len()
+    }
+
     /// Takes the bytes the guest transmitted on COM1.
     pub fn take_serial_output(&mut self) -> Vec<u8> {
         match self
