@@ -10,8 +10,8 @@
 //! function of its inputs. At exit one summary line goes to stderr: exit reason,
 //! instructions retired, virtual and wall time.
 //!
-//! Exit codes: 0 halted (guest poweroff without ACPI halts the CPU) or `--until` matched or
-//! quit by the user, 3 instruction budget reached, 4 triple fault, 5 guest reboot, 2 error
+//! Exit codes: 0 guest power-off (ACPI S5), halted (power-off without ACPI halts the CPU),
+//! `--until` matched or quit by the user, 3 instruction budget reached, 4 triple fault, 5 guest reboot, 2 error
 //! (bad image, unsupported instruction: the message says which).
 
 use std::io::{IsTerminal, Read, Write};
@@ -105,7 +105,8 @@ fn filter_keys(keys: &[u8], escaped: &mut bool) -> Option<Vec<u8>> {
 }
 
 /// `vx86 run --kernel K [--initrd I] [--append CMDLINE] [--mem SIZE] [--max-instructions N]
-/// [--until TEXT] [--input-file F]`.
+/// [--until TEXT] [--input-file F] [--profile N]` (`--profile N`: sample the instruction
+/// address every N instructions and print the most frequent ones at exit).
 pub fn run(args: &[String]) -> Result<ExitCode, String> {
     let kernel_path = option_str(args, "--kernel")?.ok_or("run needs --kernel BZIMAGE")?;
     let kernel = std::fs::read(kernel_path).map_err(|e| format!("{kernel_path}: {e}"))?;
@@ -117,6 +118,7 @@ pub fn run(args: &[String]) -> Result<ExitCode, String> {
     let mem = option(args, "--mem")?.unwrap_or(256 << 20);
     let max = option(args, "--max-instructions")?.unwrap_or(u64::MAX);
     let until = option_str(args, "--until")?.map(|s| s.as_bytes().to_vec());
+    let profile = option(args, "--profile")?;
     let mut input = match option_str(args, "--input-file")? {
         Some(p) => Some(std::fs::read(p).map_err(|e| format!("{p}: {e}"))?),
         None => None,
@@ -140,6 +142,7 @@ pub fn run(args: &[String]) -> Result<ExitCode, String> {
     let (mut escaped, mut fed) = (false, 0usize);
     let mut tail: Vec<u8> = Vec::new(); // the console's last bytes, for --until
     let mut out = std::io::stdout();
+    let mut samples = std::collections::BTreeMap::<u32, u64>::new();
     let start = Instant::now();
     let end = loop {
         let done = m.instruction_count();
@@ -160,7 +163,15 @@ pub fn run(args: &[String]) -> Result<ExitCode, String> {
                 None => break End::Quit,
             }
         }
-        let r = m.run((max - done).min(SLICE)).map_err(|e| e.to_string());
+        let slice = profile.unwrap_or(SLICE).clamp(1, SLICE);
+        let r = m.run((max - done).min(slice)).map_err(|e| e.to_string());
+        if profile.is_some() {
+            let s = m.cpu_state();
+            let lin = s.segs[vx86_core::SegReg::Cs as usize]
+                .base
+                .wrapping_add(s.eip);
+            *samples.entry(lin).or_default() += 1;
+        }
         let chunk = m.take_serial_output();
         out.write_all(&chunk).map_err(|e| e.to_string())?;
         out.flush().map_err(|e| e.to_string())?;
@@ -186,7 +197,16 @@ pub fn run(args: &[String]) -> Result<ExitCode, String> {
         }
     };
     drop(_raw);
+    if profile.is_some() {
+        let mut top: Vec<(u64, u32)> = samples.iter().map(|(&a, &n)| (n, a)).collect();
+        top.sort_by(|a, b| b.cmp(a));
+        eprintln!("vx86: profile, the most frequent sampled addresses (linear):");
+        for (n, a) in top.iter().take(20) {
+            eprintln!("  {a:#010x} {n}");
+        }
+    }
     let (reason, code) = match end {
+        End::Machine(ExitReason::PowerOff) => ("poweroff", 0),
         End::Machine(ExitReason::Halted) => ("halted", 0),
         End::Until => ("until", 0),
         End::Quit => ("quit", 0),

@@ -100,6 +100,10 @@ fn run_to_end(m: &mut Machine, max: u64) -> Result<ExitCode, String> {
             summary("halted");
             Ok(ExitCode::SUCCESS)
         }
+        Ok(ExitReason::PowerOff) => {
+            summary("poweroff");
+            Ok(ExitCode::SUCCESS)
+        }
         Ok(ExitReason::BudgetReached) => {
             summary("budget");
             Ok(ExitCode::from(3))

@@ -289,6 +289,7 @@ pub fn multiboot_elf(code: &[u8]) -> Vec<u8> {
 /// Every guest program, by name (the fixture file is `tests/fixtures/<name>.txt`).
 pub fn all() -> Vec<(&'static str, fn() -> Result<Vec<u8>, IcedError>)> {
     vec![
+        ("apic", crate::guest_apic::build),
         ("exceptions", crate::guest_exceptions::build),
         ("paging", crate::guest_paging::build),
         ("privilege", crate::guest_privilege::build),

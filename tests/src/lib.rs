@@ -1,4 +1,5 @@
 //! Shared code of vx86's cross-crate tests.
+pub mod guest_apic;
 pub mod guest_exceptions;
 pub mod guest_paging;
 pub mod guest_privilege;

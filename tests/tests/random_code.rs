@@ -1,5 +1,6 @@
 //! Robustness: random bytes executed as real-mode code must never panic the host. Whatever the
-//! guest does ends in one of the documented outcomes: budget reached, HLT, triple fault, or a
+//! guest does ends in one of the documented outcomes: budget reached, HLT, triple fault, reset,
+//! power-off, or a
 //! clean `VmError::Unsupported` for a valid instruction vx86 does not implement yet.
 
 use vx86_core::{CpuState, ExitReason, Machine, MachineConfig, VmError};
@@ -20,7 +21,7 @@ impl Rng {
 fn random_bytes_as_code_never_panic() {
     let mut rng = Rng(0x5eed_1234_abcd_0001);
     let mut total = 0u64;
-    let mut outcomes = [0u32; 5]; // budget, halted, triple fault, unsupported, reset
+    let mut outcomes = [0u32; 6]; // budget, halted, triple fault, unsupported, reset, poweroff
     let mut machines = 0;
     while total < 5_000_000 {
         machines += 1;
@@ -48,10 +49,11 @@ fn random_bytes_as_code_never_panic() {
             Ok(ExitReason::TripleFault) => outcomes[2] += 1,
             Err(VmError::Unsupported { .. }) => outcomes[3] += 1,
             Ok(ExitReason::Reset) => outcomes[4] += 1,
+            Ok(ExitReason::PowerOff) => outcomes[5] += 1,
             Err(e) => panic!("unexpected host error from guest code: {e}"),
         }
     }
-    println!("{total} instructions on {machines} machines; outcomes (budget, hlt, triple, unsupported, reset): {outcomes:?}");
+    println!("{total} instructions on {machines} machines; outcomes (budget, hlt, triple, unsupported, reset, poweroff): {outcomes:?}");
     assert!(total >= 5_000_000);
     // Random code hits HLT (F4) within a few dozen instructions most of the time; a run
     // that never halts nor faults out would mean the generator or the loop is broken.

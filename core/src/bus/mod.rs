@@ -6,6 +6,7 @@
 //! (MMIO, holes, above RAM, page-crossing accesses) is split into bytes or dispatched here.
 //! Unclaimed ports read as all ones and ignore writes, as on a PC's ISA bus.
 
+mod interrupts;
 mod range_map;
 
 pub use range_map::{Mapping, RangeMap};
@@ -40,6 +41,17 @@ pub struct Bus {
     pub reset_requested: bool,
     /// The real-time clock, if the machine has one.
     pub rtc: Option<DeviceId>,
+    /// The local APIC, if the machine has one.
+    pub lapic: Option<DeviceId>,
+    /// The I/O APIC, if the machine has one.
+    pub ioapic: Option<DeviceId>,
+    /// The ACPI PM registers, if the machine has them.
+    pub acpi_pm: Option<DeviceId>,
+    /// The guest asked for power-off (ACPI S5).
+    pub poweroff_requested: bool,
+    /// The count of the instruction being executed, kept by the CPU, so MMIO devices see
+    /// the exact virtual time.
+    pub icount: u64,
     /// COM1 and its IRQ line, if the machine has it.
     pub com1: Option<(DeviceId, u8)>,
     /// Bytes sent to COM1 by the host that did not fit in its receiver yet.
@@ -51,7 +63,9 @@ pub struct Bus {
     /// The instruction count at which the earliest timer is due (`u64::MAX`: none); kept
     /// current by every change to the timers or the clock.
     pub timer_icount: u64,
-    /// The interrupt controller's INTR output (kept current after every access to it).
+    /// An interrupt waits for the CPU: the local APIC has a deliverable vector, or the
+    /// 8259A's INTR reaches the CPU (directly or through LINT0). Kept current after every
+    /// change to the interrupt controllers.
     pub intr: bool,
     /// Physical address mask applied by the A20 gate: all ones when A20 is enabled, bit 20
     /// clear when disabled (real-mode wrap at 1 MiB).
@@ -70,6 +84,11 @@ impl Bus {
             pit: None,
             com1: None,
             rtc: None,
+            lapic: None,
+            ioapic: None,
+            acpi_pm: None,
+            poweroff_requested: false,
+            icount: 0,
             kbc: None,
             pci: None,
             reset_requested: false,
@@ -201,8 +220,13 @@ impl Bus {
         if (addr as usize) < self.mem.size() && self.mem.page_attr(addr) & PAGE_HOLE != 0 {
             return all_ones;
         }
+        let now = self.clock.now_ns(self.icount);
         match self.mmio.find(addr as u64).copied() {
-            Some(m) => self.devices[m.device.0 as usize].mmio_read(addr as u64 - m.start, n),
+            Some(m) => {
+                let v = self.devices[m.device.0 as usize].mmio_read(addr as u64 - m.start, n, now);
+                self.after_access(m.device, now);
+                v
+            }
             None => all_ones,
         }
     }
@@ -213,7 +237,9 @@ impl Bus {
             return;
         }
         if let Some(m) = self.mmio.find(addr as u64).copied() {
-            self.devices[m.device.0 as usize].mmio_write(addr as u64 - m.start, n, v);
+            let now = self.clock.now_ns(self.icount);
+            self.devices[m.device.0 as usize].mmio_write(addr as u64 - m.start, n, v, now);
+            self.after_access(m.device, now);
         }
     }
 
@@ -236,19 +262,38 @@ impl Bus {
                 self.reset_requested |= std::mem::take(&mut p.reset_requested);
             }
         }
-        self.refresh_intr(dev);
+        if Some(dev) == self.acpi_pm {
+            if let Device::AcpiPm(a) = &mut self.devices[dev.0 as usize] {
+                self.poweroff_requested |= std::mem::take(&mut a.poweroff_requested);
+            }
+        }
+        if Some(dev) == self.lapic {
+            self.lapic_update(now);
+        }
+        if Some(dev) == self.ioapic {
+            self.ioapic_update();
+        }
+        if Some(dev) == self.pic {
+            self.update_intr();
+        }
     }
 
-    /// Applies the keyboard controller's A20 gate and reset request, and drives IRQ 1.
+    /// Applies the keyboard controller's A20 gate and reset request, and drives IRQs 1 and 12.
     fn kbc_update(&mut self) {
         let Some(id) = self.kbc else { return };
-        let (a20, reset, irq1) = match &mut self.devices[id.0 as usize] {
-            Device::I8042(k) => (k.a20(), std::mem::take(&mut k.reset_requested), k.irq1()),
+        let (a20, reset, irq1, irq12) = match &mut self.devices[id.0 as usize] {
+            Device::I8042(k) => (
+                k.a20(),
+                std::mem::take(&mut k.reset_requested),
+                k.irq1(),
+                k.irq12(),
+            ),
             _ => return,
         };
         self.a20_mask = if a20 { !0 } else { !(1 << 20) };
         self.reset_requested |= reset;
         self.set_irq(1, irq1);
+        self.set_irq(12, irq12);
     }
 
     /// Brings the RTC's interrupt flags up to `now`, drives IRQ 8 and re-arms its timer.
@@ -336,40 +381,10 @@ impl Bus {
                     self.arm_pit(now);
                 }
                 TimerId::Rtc => self.rtc_update(now),
+                TimerId::Lapic => self.lapic_timer(now),
             }
         }
         self.retime();
-    }
-
-    /// Recomputes the INTR line after an access to `dev`, if it is the interrupt controller.
-    #[inline]
-    fn refresh_intr(&mut self, dev: DeviceId) {
-        if Some(dev) == self.pic {
-            if let Device::Pic(p) = &self.devices[dev.0 as usize] {
-                self.intr = p.intr();
-            }
-        }
-    }
-
-    /// Drives interrupt request line `irq` (0-15) of the interrupt controller.
-    pub fn set_irq(&mut self, irq: u8, level: bool) {
-        if let Some(id) = self.pic {
-            if let Device::Pic(p) = &mut self.devices[id.0 as usize] {
-                p.set_irq(irq, level);
-            }
-            self.refresh_intr(id);
-        }
-    }
-
-    /// The INTA cycle: the vector the interrupt controller supplies (only when `intr`).
-    pub fn acknowledge_interrupt(&mut self) -> Option<u8> {
-        let id = self.pic?;
-        let v = match &mut self.devices[id.0 as usize] {
-            Device::Pic(p) => p.acknowledge(),
-            _ => return None,
-        };
-        self.refresh_intr(id);
-        Some(v)
     }
 
     /// Port input of `n` (1, 2 or 4) bytes by the instruction retiring as number `icount`;

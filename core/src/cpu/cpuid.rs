@@ -1,6 +1,7 @@
 //! CPUID (SDM vol. 2, "CPUID"): vx86 advertises exactly what it implements. Today that is a
 //! family-6 core with the x87 FPU, MMX, FXSAVE/FXRSTOR, SSE, SSE2, TSC, MSRs, CMPXCHG8B, CMOV,
-//! SYSENTER/SYSEXIT, PAT and the paging extensions PSE, PAE, PGE and NX; no APIC yet.
+//! SYSENTER/SYSEXIT, PAT and the paging extensions PSE, PAE, PGE and NX, and the local APIC
+//! when the machine has one (and it is enabled in IA32_APIC_BASE).
 //! (The x87 transcendental instructions are still missing: they stop the machine with an
 //! "unsupported instruction" error.) Later issues add bits as the features land.
 
@@ -22,6 +23,8 @@ pub mod edx {
     pub const MSR: u32 = 1 << 5;
     /// CMPXCHG8B.
     pub const CX8: u32 = 1 << 8;
+    /// On-chip local APIC.
+    pub const APIC: u32 = 1 << 9;
     /// Page-size extension (4 MiB pages).
     pub const PSE: u32 = 1 << 3;
     /// Physical-address extension.
@@ -53,20 +56,21 @@ pub const EXT_NX: u32 = 1 << 20;
 /// Family 6, model 1, stepping 0 (the signature also left in EDX at reset).
 pub const SIGNATURE: u32 = 0x0000_0610;
 
-/// Returns (EAX, EBX, ECX, EDX) for leaf `eax` (`ecx` is the sub-leaf, unused so far).
-pub fn cpuid(eax: u32, _ecx: u32) -> [u32; 4] {
+/// Returns (EAX, EBX, ECX, EDX) for leaf `eax` (`ecx` is the sub-leaf, unused so far);
+/// `apic`: the machine has an enabled local APIC (its ID, 0, is in leaf 1's EBX bits 31-24).
+pub fn cpuid(eax: u32, _ecx: u32, apic: bool) -> [u32; 4] {
     let word =
         |i: usize| u32::from_le_bytes([VENDOR[i], VENDOR[i + 1], VENDOR[i + 2], VENDOR[i + 3]]);
     match eax {
         0 => [MAX_BASIC, word(0), word(8), word(4)],
-        1 => [SIGNATURE, 0, 0, edx::ALL],
+        1 => [SIGNATURE, 0, 0, edx::ALL | if apic { edx::APIC } else { 0 }],
         0x8000_0000 => [MAX_EXTENDED, 0, 0, 0],
         0x8000_0001 => [0, 0, 0, EXT_NX],
         // physical and linear address widths: 32 bits each
         0x8000_0008 => [0x2020, 0, 0, 0],
         0x8000_0002..=0x8000_0007 => [0; 4],
         // Intel returns the highest basic leaf for leaves out of range.
-        _ => cpuid(MAX_BASIC, 0),
+        _ => cpuid(MAX_BASIC, 0, apic),
     }
 }
 
@@ -76,7 +80,7 @@ mod tests {
 
     #[test]
     fn vendor_is_spelled_in_ebx_edx_ecx() {
-        let [max, b, c, d] = cpuid(0, 0);
+        let [max, b, c, d] = cpuid(0, 0, false);
         assert_eq!(max, 1);
         let mut s = Vec::new();
         for w in [b, d, c] {
@@ -86,11 +90,12 @@ mod tests {
     }
 
     #[test]
-    fn advertises_the_p6_feature_set_and_no_apic() {
-        let d = cpuid(1, 0)[3];
+    fn advertises_the_p6_feature_set_and_the_apic_when_present() {
+        let d = cpuid(1, 0, false)[3];
         let want = edx::FPU | edx::MMX | edx::FXSR | edx::SSE | edx::SSE2 | edx::CMOV;
         assert_eq!(d & want, want);
-        assert_eq!(d & (1 << 9), 0, "no APIC yet");
-        assert_eq!(cpuid(1, 0)[2], 0, "no SSE3 and later");
+        assert_eq!(d & edx::APIC, 0);
+        assert_eq!(cpuid(1, 0, true)[3] & edx::APIC, edx::APIC);
+        assert_eq!(cpuid(1, 0, false)[2], 0, "no SSE3 and later");
     }
 }

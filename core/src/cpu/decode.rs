@@ -448,7 +448,8 @@ fn translate(ins: &Instruction, p: &Prefixes) -> (Uop, bool) {
         M::Lahf => data::lahf,
         M::Sahf => data::sahf,
         M::Salc => data::salc,
-        M::Nop | M::Pause => data::nop,
+        M::Nop => data::nop,
+        M::Pause => system::pause,
         M::Invd | M::Wbinvd => system::privileged_nop,
         M::Invlpg => {
             ends = true;

@@ -217,6 +217,7 @@ impl Cpu {
             let next = start.wrapping_add(u.len as u32) & ip_mask;
             self.insn_eip = start;
             self.s.eip = next;
+            bus.icount = self.icount;
             let r = (u.run)(self, bus, u);
             self.icount += 1;
             if let Err(e) = r {

@@ -5,9 +5,12 @@
 //!
 //! The controller drives the A20 gate and the CPU reset line (output port bits 1 and 0, and
 //! the pulse command 0xFE), so `a20` and `reset_requested` are read by the machine after every
-//! access. There is no auxiliary (mouse) device: the interface test (0xA9) reports it absent.
-//! Left out: key input from the host (arrives with the input queue), scancode translation
-//! tables, the password and diagnostic commands.
+//! access. The auxiliary port works (interface test, enable/disable, the 0xD3 loopback that
+//! operating systems use to find it, IRQ 12) with a PS/2 mouse attached that answers the
+//! standard commands (reset, identify, rates, status) and never moves. Answering these at once
+//! matters: a controller that stays silent makes Linux wait out its 0.5 s command timeouts.
+//! Left out: key and mouse input from the host (arrives with the input queue), scancode
+//! translation tables, the password and diagnostic commands.
 
 use std::collections::VecDeque;
 
@@ -17,6 +20,8 @@ mod st {
     pub const SYS: u8 = 0x04;
     pub const CMD: u8 = 0x08;
     pub const UNLOCKED: u8 = 0x10;
+    /// The byte in the output buffer comes from the auxiliary device.
+    pub const AUX: u8 = 0x20;
 }
 
 /// What a write to the data port (0x60) means next.
@@ -33,15 +38,18 @@ pub enum DataTarget {
     OutputPort,
     /// A byte to place in the output buffer as if from the keyboard (after 0xD2).
     KeyboardOutput,
-    /// A byte for the absent auxiliary device (after 0xD4): ignored.
-    Aux,
+    /// A byte to place in the output buffer as if from the auxiliary device (after 0xD3).
+    AuxOutput,
+    /// A byte for the mouse (after 0xD4): a command, or the argument one expects.
+    Mouse,
 }
 
 /// The controller, its keyboard and ports 0x92/0x80.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct I8042 {
-    /// Bytes waiting to be read from port 0x60.
-    pub out: VecDeque<u8>,
+    /// Bytes waiting to be read from port 0x60, each marked `true` when it comes from the
+    /// auxiliary device.
+    pub out: VecDeque<(u8, bool)>,
     /// Controller command byte (bit 0: keyboard interrupt, bit 4: keyboard disabled, bit 6:
     /// translation).
     pub command_byte: u8,
@@ -59,6 +67,8 @@ pub struct I8042 {
     pub post_code: u8,
     /// The guest asked for a CPU reset.
     pub reset_requested: bool,
+    /// The mouse expects the argument of its last command (sample rate, resolution).
+    pub mouse_argument: bool,
 }
 
 impl Default for I8042 {
@@ -73,6 +83,7 @@ impl Default for I8042 {
             port92: 0,
             post_code: 0,
             reset_requested: false,
+            mouse_argument: false,
         }
     }
 }
@@ -93,20 +104,39 @@ impl I8042 {
         self.output_port & 2 != 0 || self.port92 & 2 != 0
     }
 
-    /// The keyboard interrupt line (IRQ 1): a byte waits and the interrupt is enabled.
+    /// The keyboard interrupt line (IRQ 1): a keyboard byte waits and the interrupt is
+    /// enabled (command byte bit 0).
     pub fn irq1(&self) -> bool {
-        !self.out.is_empty() && self.command_byte & 1 != 0
+        matches!(self.out.front(), Some((_, false))) && self.command_byte & 1 != 0
+    }
+
+    /// The auxiliary interrupt line (IRQ 12): a mouse byte waits and the interrupt is enabled
+    /// (command byte bit 1).
+    pub fn irq12(&self) -> bool {
+        matches!(self.out.front(), Some((_, true))) && self.command_byte & 2 != 0
     }
 
     fn status(&self) -> u8 {
-        let obf = if self.out.is_empty() { 0 } else { st::OBF };
-        obf | st::SYS | st::UNLOCKED | if self.last_was_command { st::CMD } else { 0 }
+        let head = match self.out.front() {
+            None => 0,
+            Some((_, false)) => st::OBF,
+            Some((_, true)) => st::OBF | st::AUX,
+        };
+        head | st::SYS | st::UNLOCKED | if self.last_was_command { st::CMD } else { 0 }
+    }
+
+    fn reply(&mut self, bytes: &[u8]) {
+        self.out.extend(bytes.iter().map(|&b| (b, false)));
+    }
+
+    fn mouse_reply(&mut self, bytes: &[u8]) {
+        self.out.extend(bytes.iter().map(|&b| (b, true)));
     }
 
     /// Port read.
     pub fn io_read(&mut self, port: u16) -> u8 {
         match port {
-            0x60 => self.out.pop_front().unwrap_or(0),
+            0x60 => self.out.pop_front().map_or(0, |(b, _)| b),
             0x64 => self.status(),
             0x92 => self.port92,
             0x80 => self.post_code,
@@ -138,22 +168,24 @@ impl I8042 {
 
     fn command(&mut self, c: u8) {
         match c {
-            0x20 => self.out.push_back(self.command_byte),
+            0x20 => self.reply(&[self.command_byte]),
             0x60 => self.target = DataTarget::CommandByte,
-            0xA7 | 0xA8 => {}                 // aux disable/enable: no aux device
-            0xA9 => self.out.push_back(0x01), // aux interface test: clock line stuck low (absent)
+            0xA7 => self.command_byte |= 0x20,  // aux disable
+            0xA8 => self.command_byte &= !0x20, // aux enable
+            0xA9 => self.reply(&[0x00]),        // aux interface test passed
             0xAA => {
-                self.out.push_back(0x55); // self-test passed
+                self.reply(&[0x55]); // self-test passed
                 self.command_byte |= 0x04;
             }
-            0xAB => self.out.push_back(0x00), // keyboard interface test passed
+            0xAB => self.reply(&[0x00]), // keyboard interface test passed
             0xAD => self.command_byte |= 0x10,
             0xAE => self.command_byte &= !0x10,
-            0xC0 => self.out.push_back(0x80), // input port: keyboard not inhibited
-            0xD0 => self.out.push_back(self.output_port),
+            0xC0 => self.reply(&[0x80]), // input port: keyboard not inhibited
+            0xD0 => self.reply(&[self.output_port]),
             0xD1 => self.target = DataTarget::OutputPort,
             0xD2 => self.target = DataTarget::KeyboardOutput,
-            0xD3 | 0xD4 => self.target = DataTarget::Aux,
+            0xD3 => self.target = DataTarget::AuxOutput,
+            0xD4 => self.target = DataTarget::Mouse,
             0xDD => self.output_port &= !2, // A20 off (some controllers)
             0xDF => self.output_port |= 2,  // A20 on
             0xF0..=0xFF => {
@@ -176,10 +208,33 @@ impl I8042 {
                 }
                 self.output_port = v | 1;
             }
-            DataTarget::KeyboardOutput => self.out.push_back(v),
-            DataTarget::Aux => {}
-            DataTarget::KeyboardArgument => self.out.push_back(0xFA),
+            DataTarget::KeyboardOutput => self.reply(&[v]),
+            DataTarget::AuxOutput => self.mouse_reply(&[v]),
+            DataTarget::KeyboardArgument => self.reply(&[0xFA]),
+            DataTarget::Mouse if std::mem::take(&mut self.mouse_argument) => {
+                self.mouse_reply(&[0xFA])
+            }
+            DataTarget::Mouse => self.mouse(v),
             DataTarget::Keyboard => self.keyboard(v),
+        }
+    }
+
+    /// A command to the PS/2 mouse (after 0xD4); it acknowledges with 0xFA. The mouse is a
+    /// standard 3-button one (ID 0) in stream mode that never moves.
+    fn mouse(&mut self, c: u8) {
+        match c {
+            0xFF => self.mouse_reply(&[0xFA, 0xAA, 0x00]), // reset: ACK, BAT passed, ID
+            0xF2 => self.mouse_reply(&[0xFA, 0x00]),       // identify: standard mouse
+            0xE9 => self.mouse_reply(&[0xFA, 0x00, 0x02, 0x64]), // status: 4 counts/mm, 100/s
+            0xEB => self.mouse_reply(&[0xFA, 0x08, 0x00, 0x00]), // read data: no motion
+            0xF3 | 0xE8 => {
+                self.mouse_reply(&[0xFA]);
+                self.mouse_argument = true;
+            }
+            0xE6 | 0xE7 | 0xEA | 0xF0 | 0xF4 | 0xF5 | 0xF6 | 0xEC | 0xEE => {
+                self.mouse_reply(&[0xFA])
+            }
+            _ => self.mouse_reply(&[0xFE]), // resend: not a command this mouse knows
         }
     }
 
@@ -187,24 +242,24 @@ impl I8042 {
     fn keyboard(&mut self, c: u8) {
         match c {
             0xFF => {
-                self.out.extend([0xFA, 0xAA]); // reset: ACK, then BAT passed
+                self.reply(&[0xFA, 0xAA]); // reset: ACK, then BAT passed
                 self.scanning = true;
             }
-            0xF2 => self.out.extend([0xFA, 0xAB, 0x83]), // identify: MF2 keyboard
-            0xEE => self.out.push_back(0xEE),            // echo
+            0xF2 => self.reply(&[0xFA, 0xAB, 0x83]), // identify: MF2 keyboard
+            0xEE => self.reply(&[0xEE]),             // echo
             0xF4 => {
                 self.scanning = true;
-                self.out.push_back(0xFA);
+                self.reply(&[0xFA]);
             }
             0xF5 => {
                 self.scanning = false;
-                self.out.push_back(0xFA);
+                self.reply(&[0xFA]);
             }
             0xED | 0xF0 | 0xF3 => {
-                self.out.push_back(0xFA);
+                self.reply(&[0xFA]);
                 self.target = DataTarget::KeyboardArgument;
             }
-            _ => self.out.push_back(0xFA),
+            _ => self.reply(&[0xFA]),
         }
     }
 }
@@ -224,7 +279,29 @@ mod tests {
         k.io_write(0x64, 0x20);
         assert_eq!(k.io_read(0x60), 0x47);
         k.io_write(0x64, 0xA9);
-        assert_eq!(k.io_read(0x60), 0x01, "no auxiliary device");
+        assert_eq!(k.io_read(0x60), 0x00, "auxiliary interface test passed");
+    }
+
+    #[test]
+    fn aux_loopback_and_mouse() {
+        let mut k = I8042::default();
+        k.io_write(0x64, 0x60);
+        k.io_write(0x60, 0x47); // keyboard and aux interrupts enabled
+        k.io_write(0x64, 0xD3);
+        k.io_write(0x60, 0x5A);
+        assert_eq!(k.io_read(0x64) & 0x21, 0x21, "full, from the aux device");
+        assert!(k.irq12() && !k.irq1());
+        assert_eq!(k.io_read(0x60), 0x5A);
+        k.io_write(0x64, 0xD4);
+        k.io_write(0x60, 0xFF);
+        let reset: Vec<u8> = (0..3).map(|_| k.io_read(0x60)).collect();
+        assert_eq!(reset, [0xFA, 0xAA, 0x00]);
+        k.io_write(0x64, 0xD4);
+        k.io_write(0x60, 0xF3);
+        k.io_write(0x64, 0xD4);
+        k.io_write(0x60, 200);
+        assert_eq!([k.io_read(0x60), k.io_read(0x60)], [0xFA, 0xFA]);
+        assert!(!k.irq12(), "nothing left");
     }
 
     #[test]

@@ -1,12 +1,16 @@
 //! The closed set of devices. Dispatch is a `match` on [`Device`]: no trait objects, no shared
 //! pointers, and every device's state is plain data.
 //!
-//! Devices present so far: the debug console (port 0xE9, the Bochs/QEMU "debugcon" convention),
-//! the 8259A interrupt-controller pair, and a scratch register block used to test MMIO
-//! dispatch. The other PC platform devices (PIT, RTC, UART, …) arrive with the Linux-boot issue.
+//! The PC platform: the 8259A pair, the 8254 PIT, the MC146818 RTC, a 16550A UART, the 8042,
+//! the PCI configuration mechanism, the local APIC and the I/O APIC, the ACPI PM registers; plus
+//! the debug console (port 0xE9, the Bochs/QEMU "debugcon" convention) and a scratch register
+//! block used to test MMIO dispatch.
 
+pub mod acpi_pm;
 mod debugcon;
 pub mod i8042;
+pub mod ioapic;
+pub mod lapic;
 pub mod pci;
 pub mod pic;
 pub mod pit;
@@ -40,6 +44,12 @@ pub enum Device {
     I8042(i8042::I8042),
     /// PCI configuration mechanism #1 (0xCF8-0xCFF) and the chipset's PCI functions.
     Pci(pci::PciBus),
+    /// The CPU's local APIC (MMIO 0xFEE0_0000).
+    Lapic(lapic::Lapic),
+    /// The I/O APIC (MMIO 0xFEC0_0000).
+    Ioapic(ioapic::Ioapic),
+    /// The ACPI PM1 and PM-timer registers (ports 0x600-0x60B).
+    AcpiPm(acpi_pm::AcpiPm),
 }
 
 impl Device {
@@ -53,7 +63,9 @@ impl Device {
             Device::Rtc(r) => r.io_read(port, now) as u32,
             Device::I8042(k) => k.io_read(port) as u32,
             Device::Pci(p) => p.io_read(port, size),
+            Device::AcpiPm(a) => a.io_read(port, size, now),
             Device::Scratch(d) => d.read(offset as u64, size),
+            Device::Lapic(_) | Device::Ioapic(_) => u32::MAX >> (32 - 8 * size),
         }
     }
 
@@ -67,23 +79,36 @@ impl Device {
             Device::Rtc(r) => r.io_write(port, value as u8, now),
             Device::I8042(k) => k.io_write(port, value as u8),
             Device::Pci(p) => p.io_write(port, size, value),
+            Device::AcpiPm(a) => a.io_write(port, size, value),
             Device::Scratch(d) => d.write(offset as u64, size, value),
+            Device::Lapic(_) | Device::Ioapic(_) => {}
         }
     }
 
-    /// MMIO read at `offset` from the start of the device's MMIO range.
-    pub fn mmio_read(&mut self, offset: u64, size: usize) -> u32 {
+    /// MMIO read at `offset` from the start of the device's MMIO range, at virtual time `now`.
+    /// APIC registers are 32 bits wide: narrower reads get the bytes of the register.
+    pub fn mmio_read(&mut self, offset: u64, size: usize, now: u64) -> u32 {
+        let narrow = |v: u32| (v >> (8 * (offset & 3))) & (u64::MAX >> (64 - 8 * size)) as u32;
         match self {
             Device::Scratch(d) => d.read(offset, size),
+            Device::Lapic(l) => narrow(l.read(offset as u32 & !3, now)),
+            Device::Ioapic(i) => narrow(i.mmio_read(offset & !3)),
             // port-only devices never get an MMIO range
             _ => (u64::MAX >> (64 - 8 * size)) as u32,
         }
     }
 
-    /// MMIO write at `offset` from the start of the device's MMIO range.
-    pub fn mmio_write(&mut self, offset: u64, size: usize, value: u32) {
+    /// MMIO write at `offset` from the start of the device's MMIO range, at virtual time `now`.
+    /// APIC registers take 32-bit writes (the IOAPIC's select register also a byte write).
+    pub fn mmio_write(&mut self, offset: u64, size: usize, value: u32, now: u64) {
         match self {
             Device::Scratch(d) => d.write(offset, size, value),
+            Device::Lapic(l) if size == 4 => l.write(offset as u32, value, now),
+            Device::Ioapic(i) if size == 4 || offset & 0xFF == 0 => {
+                let mut out = std::mem::take(&mut i.outbox);
+                i.mmio_write(offset, value, &mut out);
+                i.outbox = out;
+            }
             _ => {}
         }
     }

@@ -1,5 +1,6 @@
 //! Loaders: put a guest image into memory and the CPU into the state the image expects.
 //! Multiboot v1 kernels and Linux bzImages (32-bit boot protocol).
 
+pub mod acpi;
 pub mod linux;
 pub mod multiboot;

@@ -30,6 +30,10 @@ pub struct MachineConfig {
     /// 8254 timer (every PC has them; a bare CPU with an empty I/O bus, as some test vectors
     /// assume, has none).
     pub chipset: bool,
+    /// With `chipset`: also attach the local APIC (in virtual-wire mode, so PIC-only guests
+    /// see no difference), the I/O APIC and the ACPI PM registers, and give OS loaders ACPI
+    /// tables (RSDP, RSDT, FADT, FACS, DSDT, MADT) describing them.
+    pub apic: bool,
     /// Instructions per virtual second: the rate at which virtual time advances.
     pub cpu_hz: u64,
     /// What the real-time clock reads at virtual time 0, in seconds since 1970-01-01 UTC
@@ -44,6 +48,7 @@ impl Default for MachineConfig {
             a20_enabled: true,
             debug_console: true,
             chipset: true,
+            apic: true,
             cpu_hz: crate::bus::DEFAULT_HZ,
             start_time_unix: 1_767_225_600, // 2026-01-01 00:00:00 UTC
         }
@@ -62,6 +67,8 @@ pub enum ExitReason {
     /// The guest reset the machine (keyboard-controller reset pulse, port 0x92 or 0xCF9): a
     /// reboot.
     Reset,
+    /// The guest powered the machine off (ACPI soft-off, S5).
+    PowerOff,
 }
 
 /// A whole x86 PC.
@@ -114,6 +121,18 @@ impl Machine {
             let pci = bus.add_device(Device::Pci(crate::devices::pci::PciBus::default()));
             bus.map_ports(0xCF8, 8, pci)?;
             bus.pci = Some(pci);
+            if config.apic {
+                use crate::devices::{acpi_pm, ioapic, lapic};
+                let l = bus.add_device(Device::Lapic(lapic::Lapic::default()));
+                bus.map_mmio(lapic::BASE, 0x1000, l)?;
+                bus.lapic = Some(l);
+                let io = bus.add_device(Device::Ioapic(ioapic::Ioapic::default()));
+                bus.map_mmio(ioapic::BASE, 0x1000, io)?;
+                bus.ioapic = Some(io);
+                let pm = bus.add_device(Device::AcpiPm(acpi_pm::AcpiPm::default()));
+                bus.map_ports(acpi_pm::PM1_EVT, acpi_pm::PORTS, pm)?;
+                bus.acpi_pm = Some(pm);
+            }
         }
         let debug_console = if config.debug_console {
             let id = bus.add_device(Device::DebugConsole(DebugConsole::default()));
@@ -162,13 +181,9 @@ impl Machine {
         let ram = self.bus.mem.size() as u64;
         let img = crate::loader::multiboot::parse(kernel, ram)?;
         let (boot, state) = crate::loader::multiboot::boot_state(img.entry, ram, cmdline);
-        for c in img.chunks.iter().chain(boot.iter()) {
-            self.bus.mem.write(c.addr as u64, &c.data)?;
-            let tail = vec![0u8; (c.len as usize).saturating_sub(c.data.len())];
-            self.bus
-                .mem
-                .write(c.addr as u64 + c.data.len() as u64, &tail)?;
-        }
+        self.write_chunks(&img.chunks)?;
+        self.write_chunks(&boot)?;
+        self.write_firmware_tables()?;
         self.bus.a20_mask = !0;
         self.cpu.set_state(state);
         Ok(())
@@ -186,7 +201,18 @@ impl Machine {
         let ram = self.bus.mem.size() as u64;
         let boot = crate::loader::linux::load(kernel, initrd, cmdline, ram)?;
         self.write_chunks(&boot.chunks)?;
+        self.write_firmware_tables()?;
         self.cpu.set_state(boot.state);
+        Ok(())
+    }
+
+    /// With the APICs attached: the ACPI tables describing them, where an OS looks for them.
+    fn write_firmware_tables(&mut self) -> Result<(), VmError> {
+        if self.bus.lapic.is_some() && self.bus.mem.size() > 0x10_0000 {
+            for (addr, bytes) in crate::loader::acpi::tables() {
+                self.bus.mem.write(addr as u64, &bytes)?;
+            }
+        }
         Ok(())
     }
 
@@ -321,6 +347,9 @@ impl Machine {
             }
             if std::mem::take(&mut self.bus.reset_requested) {
                 return Ok(ExitReason::Reset);
+            }
+            if self.bus.poweroff_requested {
+                return Ok(ExitReason::PowerOff);
             }
             if self.cpu.icount >= self.bus.timer_icount {
                 self.bus.fire_timers(self.cpu.icount);

@@ -43,6 +43,12 @@ impl VirtualClock {
         icount.wrapping_add((self.idle_ns as u128 * self.hz as u128 / NS) as u64)
     }
 
+    /// Adds the time of `cycles` processor cycles spent without retiring instructions (an
+    /// instruction whose latency is many cycles, such as PAUSE).
+    pub fn stall(&mut self, cycles: u64) {
+        self.idle_ns += (cycles as u128 * NS / self.hz as u128) as u64;
+    }
+
     /// Skips idle time forward so that `now_ns(icount)` is at least `deadline_ns`.
     pub fn skip_to(&mut self, icount: u64, deadline_ns: u64) {
         let now = self.now_ns(icount);
@@ -60,10 +66,12 @@ pub enum TimerId {
     Pit0 = 0,
     /// MC146818 periodic, update and alarm events (IRQ 8).
     Rtc = 1,
+    /// The local APIC timer.
+    Lapic = 2,
 }
 
 /// Number of [`TimerId`]s.
-const TIMERS: usize = 2;
+const TIMERS: usize = 3;
 
 /// At most one pending deadline per timer; the earliest (deadline, id) fires first, so the
 /// order never depends on insertion or hashing.
@@ -85,7 +93,7 @@ impl Timers {
 
     /// The earliest armed deadline.
     pub fn next(&self) -> Option<(u64, TimerId)> {
-        let ids = [TimerId::Pit0, TimerId::Rtc];
+        let ids = [TimerId::Pit0, TimerId::Rtc, TimerId::Lapic];
         ids.iter()
             .filter_map(|&id| self.deadlines[id as usize].map(|d| (d, id)))
             .min()

@@ -99,8 +99,12 @@ impl Cpu {
 }
 
 /// CPUID.
-pub(crate) fn cpuid(cpu: &mut Cpu, _: &mut Bus, _: &Uop) -> R {
-    let [a, b, c, d] = cpuid_leaf(cpu.reg::<4>(EAX), cpu.reg::<4>(ECX));
+pub(crate) fn cpuid(cpu: &mut Cpu, bus: &mut Bus, _: &Uop) -> R {
+    // CPUID.1:EDX.APIC follows IA32_APIC_BASE's global enable (SDM vol. 3A, 11.4.3)
+    let apic = bus
+        .apic_base_msr()
+        .is_some_and(|b| b & crate::devices::lapic::BASE_ENABLE != 0);
+    let [a, b, c, d] = cpuid_leaf(cpu.reg::<4>(EAX), cpu.reg::<4>(ECX), apic);
     cpu.set_reg::<4>(EAX, a);
     cpu.set_reg::<4>(EBX, b);
     cpu.set_reg::<4>(ECX, c);
@@ -130,7 +134,7 @@ pub(crate) fn rdtsc(cpu: &mut Cpu, bus: &mut Bus, _: &Uop) -> R {
 /// RDMSR: EDX:EAX = MSR[ECX] (#GP(0) for an MSR vx86 does not implement).
 pub(crate) fn rdmsr(cpu: &mut Cpu, bus: &mut Bus, _: &Uop) -> R {
     cpu.require_cpl0()?;
-    let v = cpu.read_msr(cpu.reg::<4>(ECX), &bus.clock)?;
+    let v = cpu.read_msr(cpu.reg::<4>(ECX), bus)?;
     cpu.set_reg::<4>(EAX, v as u32);
     cpu.set_reg::<4>(EDX, (v >> 32) as u32);
     Ok(())
@@ -140,7 +144,20 @@ pub(crate) fn rdmsr(cpu: &mut Cpu, bus: &mut Bus, _: &Uop) -> R {
 pub(crate) fn wrmsr(cpu: &mut Cpu, bus: &mut Bus, _: &Uop) -> R {
     cpu.require_cpl0()?;
     let v = (cpu.reg::<4>(EDX) as u64) << 32 | cpu.reg::<4>(EAX) as u64;
-    cpu.write_msr(cpu.reg::<4>(ECX), v, &bus.clock)
+    cpu.write_msr(cpu.reg::<4>(ECX), v, bus)
+}
+
+/// The virtual cycles one PAUSE takes: its latency is about 100-140 cycles on current Intel
+/// cores (SDM vol. 2, PAUSE: "a pre-defined delay"). Charging them makes spin-wait loops
+/// (udelay, spinlocks) reach their deadlines in fewer instructions; deterministic like all
+/// virtual time.
+pub const PAUSE_CYCLES: u64 = 128;
+
+/// PAUSE: a spin-wait hint that stalls for [`PAUSE_CYCLES`].
+pub(crate) fn pause(_: &mut Cpu, bus: &mut Bus, _: &Uop) -> R {
+    bus.clock.stall(PAUSE_CYCLES);
+    bus.retime();
+    Ok(())
 }
 
 /// WBINVD/INVD: caches are not modelled; privileged.
