@@ -448,7 +448,9 @@ fn translate(ins: &Instruction, p: &Prefixes) -> (Uop, bool) {
         M::Lahf => data::lahf,
         M::Sahf => data::sahf,
         M::Salc => data::salc,
-        M::Nop => data::nop,
+        // the hint-NOP space (0F 18-1F, SDM vol. 2, NOP and "Hint NOP"): ENDBR32/ENDBR64
+        // (F3 0F 1E FA/FB) and RDSSP (F3 0F 1E /1) execute as NOPs on a CPU without CET
+        M::Nop | M::Reservednop | M::Endbr32 | M::Endbr64 | M::Rdsspd | M::Rdsspq => data::nop,
         M::Pause => system::pause,
         M::Invd | M::Wbinvd => system::privileged_nop,
         M::Invlpg => {

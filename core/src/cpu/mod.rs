@@ -155,9 +155,14 @@ impl Cpu {
     pub(crate) fn unsupported(&mut self, bus: &mut Bus, reason: &'static str) -> Exception {
         let start_eip = self.insn_eip;
         let cs = self.s.segs[SegReg::Cs as usize];
+        // the instruction's bytes through the TLB (its page was just fetched); bytes on a
+        // page the TLB does not hold are shown as zeros
         let mut bytes = [0u8; 15];
         for (i, b) in bytes.iter_mut().enumerate() {
-            *b = bus.read_u8(cs.base.wrapping_add(start_eip.wrapping_add(i as u32)));
+            let lin = cs.base.wrapping_add(start_eip.wrapping_add(i as u32));
+            if let Some(p) = self.mmu.peek(lin) {
+                *b = bus.read_u8(p);
+            }
         }
         let (mnemonic, len) = decode::describe(&bytes, self.bitness(), start_eip);
         self.unsupported = Some(VmError::Unsupported {

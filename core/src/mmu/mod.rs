@@ -147,6 +147,16 @@ impl Mmu {
         self.miss(bus, lin, access, user)
     }
 
+    /// The physical address of `lin` if the TLB holds its page (no walk, no side effects):
+    /// for diagnostics such as showing the bytes of an unsupported instruction.
+    pub(crate) fn peek(&self, lin: u32) -> Option<u32> {
+        if !self.enabled {
+            return Some(lin);
+        }
+        let e = &self.tlb[(lin >> 12) as usize & (TLB_SIZE - 1)];
+        (e.tag == (lin & !0xFFF) | 1).then_some(e.frame | (lin & 0xFFF))
+    }
+
     #[cold]
     fn miss(
         &mut self,

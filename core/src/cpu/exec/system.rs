@@ -259,6 +259,6 @@ pub(crate) fn x87(cpu: &mut Cpu, bus: &mut Bus, _: &Uop) -> R {
     }
     Err(cpu.unsupported(
         bus,
-        "x87 instructions arrive with the x87 work (set CR0.EM to get #NM instead)",
+        "this x87 instruction is not implemented yet (set CR0.EM to get #NM instead)",
     ))
 }
