@@ -20,9 +20,15 @@ log() { echo "guests/build.sh: $*" >&2; }
 # The E:/W: lines of an apt log, indented (an unreachable mirror is only a W: to apt-get update).
 apt_problems() { grep -E '^(E|W):' "$1" | sed 's/^/    /' >&2 || true; }
 
-for tool in apt-get apt-cache dpkg python3 gzip sha256sum; do
+for tool in apt-get apt-cache dpkg python3 gzip sha256sum flock; do
     command -v "$tool" >/dev/null || die "'$tool' not found (this script expects a Debian host)"
 done
+
+# One build at a time: tests running in parallel may all start this script; the later ones
+# wait here and then find everything cached.
+mkdir -p "$OUT"
+exec 9>"$OUT/.lock"
+flock 9
 
 if [ "${REFRESH:-0}" = 1 ]; then
     log "REFRESH=1: dropping cached package lists and downloads"
