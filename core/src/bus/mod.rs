@@ -54,6 +54,9 @@ pub struct Bus {
     pub icount: u64,
     /// COM1 and its IRQ line, if the machine has it.
     pub com1: Option<(DeviceId, u8)>,
+    /// The other serial ports (COM2-COM4) and their IRQ lines; only COM1 is connected to the
+    /// host (`serial_in`, `take_serial_output`).
+    pub other_uarts: Vec<(DeviceId, u8)>,
     /// Bytes sent to COM1 by the host that did not fit in its receiver yet.
     pub serial_in: std::collections::VecDeque<u8>,
     /// Virtual time.
@@ -83,6 +86,7 @@ impl Bus {
             pic: None,
             pit: None,
             com1: None,
+            other_uarts: Vec::new(),
             rtc: None,
             lapic: None,
             ioapic: None,
@@ -248,7 +252,7 @@ impl Bus {
         if Some(dev) == self.pit {
             self.arm_pit(now);
         }
-        if self.com1.map(|c| c.0) == Some(dev) {
+        if self.com1.map(|c| c.0) == Some(dev) || self.other_uarts.iter().any(|u| u.0 == dev) {
             self.serial_update();
         }
         if Some(dev) == self.rtc {
@@ -311,24 +315,35 @@ impl Bus {
         self.retime();
     }
 
-    /// Moves waiting host bytes into COM1's receiver and updates its interrupt line.
+    /// Moves waiting host bytes into COM1's receiver and updates the serial ports' interrupt
+    /// lines (COM1/COM3 share IRQ 4 and COM2/COM4 IRQ 3: a shared line is the OR of its ports).
     pub fn serial_update(&mut self) {
         let Some((id, irq)) = self.com1 else { return };
-        let level = match &mut self.devices[id.0 as usize] {
-            Device::Uart(u) => {
-                while u.can_receive() {
-                    match self.serial_in.pop_front() {
-                        Some(b) => {
-                            u.receive(&[b]);
-                        }
-                        None => break,
+        if let Device::Uart(u) = &mut self.devices[id.0 as usize] {
+            while u.can_receive() {
+                match self.serial_in.pop_front() {
+                    Some(b) => {
+                        u.receive(&[b]);
                     }
+                    None => break,
                 }
-                u.irq_level()
             }
-            _ => return,
-        };
-        self.set_irq(irq, level);
+        }
+        let ports: Vec<(DeviceId, u8)> = std::iter::once((id, irq))
+            .chain(self.other_uarts.iter().copied())
+            .collect();
+        let mut lines = [false; 16];
+        for (id, irq) in &ports {
+            if let Device::Uart(u) = &self.devices[id.0 as usize] {
+                lines[*irq as usize & 15] |= u.irq_level();
+            }
+        }
+        let mut irqs: Vec<u8> = ports.iter().map(|p| p.1).collect();
+        irqs.sort_unstable();
+        irqs.dedup();
+        for irq in irqs {
+            self.set_irq(irq, lines[irq as usize & 15]);
+        }
     }
 
     fn arm_pit(&mut self, now: u64) {

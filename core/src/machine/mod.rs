@@ -26,9 +26,9 @@ pub struct MachineConfig {
     pub a20_enabled: bool,
     /// Attach the port-0xE9 debug console.
     pub debug_console: bool,
-    /// Attach the PC chipset's legacy devices: the 8259A interrupt-controller pair and the
-    /// 8254 timer (every PC has them; a bare CPU with an empty I/O bus, as some test vectors
-    /// assume, has none).
+    /// Attach the PC chipset's legacy devices: the 8259A pair, the 8254 timer, the RTC, four
+    /// UARTs (COM1-COM4; COM1 is the host's console), the 8042 and PCI configuration (every PC
+    /// has them; a bare CPU with an empty I/O bus, as some test vectors assume, has none).
     pub chipset: bool,
     /// With `chipset`: also attach the local APIC (in virtual-wire mode, so PIC-only guests
     /// see no difference), the I/O APIC and the ACPI PM registers, and give OS loaders ACPI
@@ -106,6 +106,11 @@ impl Machine {
             let com1 = bus.add_device(Device::Uart(crate::devices::uart::Uart::default()));
             bus.map_ports(0x3F8, 8, com1)?;
             bus.com1 = Some((com1, 4));
+            for (port, irq) in [(0x2F8, 3), (0x3E8, 4), (0x2E8, 3)] {
+                let u = bus.add_device(Device::Uart(crate::devices::uart::Uart::default()));
+                bus.map_ports(port, 8, u)?;
+                bus.other_uarts.push((u, irq));
+            }
             let rtc = crate::devices::rtc::Rtc::new(config.start_time_unix, config.ram_size as u64);
             let rtc = bus.add_device(Device::Rtc(rtc));
             bus.map_ports(0x70, 2, rtc)?;
