@@ -2,8 +2,8 @@
 //! family-6 core with the x87 FPU, MMX, FXSAVE/FXRSTOR, SSE, SSE2, TSC, MSRs, CMPXCHG8B, CMOV,
 //! SYSENTER/SYSEXIT, PAT and the paging extensions PSE, PAE, PGE and NX, and the local APIC
 //! when the machine has one (and it is enabled in IA32_APIC_BASE).
-//! (The x87 transcendental instructions are still missing: they stop the machine with an
-//! "unsupported instruction" error.) Later issues add bits as the features land.
+//! The x87 FPU is complete, transcendental instructions (FSIN, FPTAN, FYL2X ..) included.
+//! Later issues add bits as the features land.
 
 /// Vendor string, returned in EBX, EDX, ECX of leaf 0.
 pub const VENDOR: &[u8; 12] = b"VX86 Virtual";

@@ -111,8 +111,10 @@ fn x87_mem_format(ins: &Instruction) -> u32 {
     }
 }
 
-/// Handlers in `fpu_arith.rs`, with their `imm` (see `fpu_arith::bits`).
+/// Handlers in `fpu_arith.rs`, with their `imm` (see `fpu_arith::bits`), and in
+/// `fpu_transcendental.rs` (`imm`: `fpu_transcendental::op`).
 fn x87_arith_handler(ins: &Instruction, u: &mut Uop) -> Option<Handler> {
+    use super::exec::fpu_transcendental as ft;
     use Mnemonic as M;
     let regs: Vec<u32> = (0..ins.op_count())
         .filter(|&i| ins.op_kind(i) == OpKind::Register)
@@ -172,6 +174,14 @@ fn x87_arith_handler(ins: &Instruction, u: &mut Uop) -> Option<Handler> {
         M::Fprem => (0, fa::fprem),
         M::Fprem1 => (1, fa::fprem),
         M::Fxtract => (0, fa::fxtract),
+        M::F2xm1 => (ft::op::F2XM1, ft::unary),
+        M::Fsin => (ft::op::FSIN, ft::unary),
+        M::Fcos => (ft::op::FCOS, ft::unary),
+        M::Fyl2x => (ft::op::FYL2X, ft::binary),
+        M::Fyl2xp1 => (ft::op::FYL2XP1, ft::binary),
+        M::Fpatan => (ft::op::FPATAN, ft::binary),
+        M::Fptan => (ft::op::FPTAN, ft::pushing),
+        M::Fsincos => (ft::op::FSINCOS, ft::pushing),
         _ => return None,
     };
     u.imm = imm;

@@ -11,9 +11,10 @@
 //! - Intel SDM vol. 1: 4.2.2 and table 4-3 (real indefinite, integer indefinite), 4.8.3.5
 //!   and table 4-7 (which NaN a result takes), 4.9 (floating-point exceptions and their
 //!   masked responses), 8.1.5.2 (x87 precision control), 8.2.2 (unsupported double-extended
-//!   encodings), 8.7 (exception priority), 10.2.3.3/10.2.3.4 (MXCSR flush-to-zero and
-//!   denormals-are-zeros), 11.5.2 (SIMD floating-point exceptions); vol. 2: the pages of the
-//!   instructions (FADD .. FXTRACT, ADDSS .. CVTTSD2SI, MINSS/MAXSS, COMISS/UCOMISS).
+//!   encodings), 8.3.8/8.3.10 (the x87's 66-bit π, transcendental accuracy), 8.7 (exception
+//!   priority), 10.2.3.3/10.2.3.4 (MXCSR flush-to-zero and denormals-are-zeros), 11.5.2 (SIMD
+//!   floating-point exceptions); vol. 2: the pages of the instructions (FADD .. FXTRACT,
+//!   F2XM1 .. FSINCOS, ADDSS .. CVTTSD2SI, MINSS/MAXSS, COMISS/UCOMISS).
 //!
 //! Tininess (underflow) is detected AFTER rounding, for the x87 and SSE alike: SDM vol. 1
 //! 4.9.1.5 and 11.5.2.5 define a tiny result as one whose rounding "with unbounded exponent
@@ -36,27 +37,35 @@
 //!   uses (overflow, underflow, precision control, flush-to-zero);
 //! - `unpacked.rs`: normalized finite values and the exact add/mul/div/sqrt/remainder and
 //!   round-to-integer kernels on them;
-//! - `f80.rs` (+ `f80_ops.rs`, `f80_convert.rs`): the x87 double-extended format ([`F80`])
-//!   with x87 semantics;
+//! - `f80.rs` (+ `f80_ops.rs`, `f80_convert.rs`, `f80_transcendental.rs`): the x87
+//!   double-extended format ([`F80`]) with x87 semantics;
+//! - `elementary.rs`: the 128-bit kernels of the transcendental instructions ((2^x − 1)/x,
+//!   log2, the 66-bit-π argument reduction, sin/cos, atan);
 //! - `sse.rs`: binary32 ([`F32`]) and binary64 ([`F64`]) with SSE semantics, one generic
 //!   implementation for both ([`SseFloat`]);
 //! - tests: `testutil.rs` (seeded generator, biased operands), `sse_props.rs` (against host
-//!   IEEE arithmetic, any host), and on x86-64 hosts `x87_host*.rs` and `sse_host_tests.rs`
+//!   IEEE arithmetic, any host), `f80_transcendental_tests.rs` (hand-checked values and the
+//!   special-case tables), and on x86-64 hosts `x87_host*.rs` and `sse_host_tests.rs`
 //!   (against the host's own x87 and SSE units, flags included).
 //!
 //! Left out (the instruction handlers or later work provide them): delivering unmasked
 //! exceptions (the caller compares the flags an operation raised with its mask bits; results
 //! are always the masked responses, SSE handlers drop OE/UE/PE after an unmasked IE/ZE/DE),
 //! the x87 exponent-wrapped results for unmasked overflow/underflow (SDM 8.5.4/8.5.5), the
-//! x87 stack and tags, and the transcendental instructions (FSIN, F2XM1, FYL2X ..).
+//! x87 stack and tags, and last-bit agreement with Intel's transcendental microcode, which
+//! is not correctly rounded (see `f80_transcendental.rs`).
 
+mod elementary;
 pub mod f80;
 mod f80_convert;
 mod f80_ops;
+mod f80_transcendental;
 mod round;
 pub mod sse;
 mod unpacked;
 
+#[cfg(test)]
+mod f80_transcendental_tests;
 #[cfg(all(test, target_arch = "x86_64"))]
 mod sse_host_tests;
 #[cfg(test)]
@@ -69,6 +78,8 @@ mod x87_host;
 mod x87_host_edge_tests;
 #[cfg(all(test, target_arch = "x86_64"))]
 mod x87_host_tests;
+#[cfg(all(test, target_arch = "x86_64"))]
+mod x87_host_transcendental_tests;
 
 pub use f80::{F80Class, F80};
 pub use f80_ops::PartialRemainder;

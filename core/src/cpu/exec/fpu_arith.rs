@@ -11,10 +11,12 @@
 //! instruction. Exception priority (SDM vol. 1, 4.9.2): an instruction ending in IE or ZE
 //! reports no DE.
 //!
+//! The transcendental instructions (F2XM1, FYL2X, FYL2XP1, FPTAN, FPATAN, FSIN, FCOS,
+//! FSINCOS) are in `fpu_transcendental.rs`, which shares the helpers here.
+//!
 //! Left out: the exponent-wrapped results of unmasked overflow/underflow on register
 //! destinations (the masked result is stored; stores to memory are suppressed as the SDM
-//! says), and the transcendental instructions (F2XM1, FYL2X, FYL2XP1, FPTAN, FPATAN, FSIN,
-//! FCOS, FSINCOS), which stop the machine with a clear "unsupported" error.
+//! says).
 
 use super::R;
 use crate::bus::Bus;
@@ -106,7 +108,7 @@ const BCD_INDEFINITE: [u8; 10] = [0, 0, 0, 0, 0, 0, 0, 0xC0, 0xFF, 0xFF];
 
 impl Cpu {
     /// The rounding environment of the current control word.
-    fn fpu_env(&self) -> Env {
+    pub(super) fn fpu_env(&self) -> Env {
         Env::from_x87_control(self.s.fpu.fcw)
     }
 
@@ -167,7 +169,7 @@ impl Cpu {
 
     /// Moves the flags of `env` into the status word and says whether the instruction may
     /// complete (see [`reported`]).
-    fn fpu_commit(&mut self, env: &Env, store: bool) -> bool {
+    pub(super) fn fpu_commit(&mut self, env: &Env, store: bool) -> bool {
         let (f, completes) = reported(env, self.s.fpu.fcw, store);
         let fpu = &mut self.s.fpu;
         fpu.fsw &= !sw::C1;
@@ -180,7 +182,7 @@ impl Cpu {
 
     /// Operands ST(i) and ST(j); on an empty register the stack-underflow response: `Err(true)`
     /// when masked (the result is the indefinite), `Err(false)` when unmasked (stop).
-    fn fpu_pair(&mut self, i: usize, j: usize) -> Result<(F80, F80), bool> {
+    pub(super) fn fpu_pair(&mut self, i: usize, j: usize) -> Result<(F80, F80), bool> {
         if self.s.fpu.is_empty(i) || self.s.fpu.is_empty(j) {
             return Err(self.s.fpu.underflow());
         }

@@ -9,6 +9,7 @@ pub(crate) mod control;
 pub(crate) mod data;
 pub(crate) mod fpu;
 pub(crate) mod fpu_arith;
+pub(crate) mod fpu_transcendental;
 pub(crate) mod muldiv;
 pub(crate) mod protected;
 pub(crate) mod shift;
