@@ -78,6 +78,17 @@ fn program(g: &mut Guest) -> Result<(), IcedError> {
         a.popfd()?;
         a.nop()
     })?;
+    // MOV SS holds the single-step trap back until after the next instruction: the #DB
+    // comes after the NOP that follows it (SDM vol. 3A, 6.8.3)
+    t(g, "single-step-after-mov-ss", &|a| {
+        a.mov(ax, ss)?;
+        a.pushfd()?;
+        a.or(dword_ptr(esp), 0x100u32)?;
+        a.popfd()?;
+        a.mov(ss, ax)?; // the first instruction traced
+        a.nop()?;
+        a.nop()
+    })?;
     // paging: identity-map 4 MiB with 4 KiB pages except the page at 0x300000 (PDE 0 only
     // covers 0-4 MiB, so map it through a second table); page 0x301000 read-only
     g.identity_map_4m(PD, PT)?;

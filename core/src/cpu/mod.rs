@@ -69,6 +69,9 @@ pub struct Cpu {
     pub(crate) pending_irq: Option<u8>,
     /// Interrupts are inhibited for one instruction (after STI that set IF, MOV SS, POP SS).
     pub(crate) irq_shadow: bool,
+    /// The instruction just run loaded SS (MOV SS / POP SS): besides interrupts, the
+    /// single-step trap waits for the end of the next instruction.
+    pub(crate) ss_shadow: bool,
     /// The processor shut down (triple fault); only a reset leaves this state.
     pub(crate) shutdown: bool,
     /// Data breakpoints hit by the current instruction (B0-B3).
@@ -107,6 +110,7 @@ impl Cpu {
             shutdown: false,
             pending_irq: None,
             irq_shadow: false,
+            ss_shadow: false,
             unsupported: None,
         };
         cpu.set_state(state);

@@ -149,9 +149,10 @@ impl Cpu {
             self.stop_block = true;
         }
         if seg == SegReg::Ss {
-            // MOV SS / POP SS: no interrupt before the next instruction (which usually loads
-            // ESP), SDM vol. 3A, 6.8.3
+            // MOV SS / POP SS: no interrupt and no single-step trap before the next
+            // instruction (which usually loads ESP), SDM vol. 3A, 6.8.3
             self.irq_shadow = true;
+            self.ss_shadow = true;
         }
         if !self.protected_mode() || self.s.eflags & flag::VM != 0 {
             let mut s = self.s.segs[seg as usize];

@@ -409,6 +409,7 @@ impl Machine {
             }
             // In an interrupt shadow run exactly the next instruction, then lift it.
             let shadow = std::mem::take(&mut self.cpu.irq_shadow);
+            self.cpu.ss_shadow = false;
             let budget = if single_step || self.cpu.dr_exec || shadow {
                 1
             } else {
@@ -425,7 +426,11 @@ impl Machine {
                     let end = self.cpu.icount + budget;
                     match self.cpu.run_block(&mut self.bus, b, end) {
                         crate::cpu::BlockExit::Exception(e) => Some(e),
-                        crate::cpu::BlockExit::Done if single_step => {
+                        // MOV SS / POP SS also hold back the single-step trap until after
+                        // the next instruction (SDM vol. 3A, 6.8.3): it comes one step later
+                        crate::cpu::BlockExit::Done
+                            if single_step && !std::mem::take(&mut self.cpu.ss_shadow) =>
+                        {
                             // DR6.BS: the #DB comes from single-stepping (SDM vol. 3A, 18.2.3)
                             self.cpu.s.dr[6] |= 1 << 14;
                             Some(Exception::Debug)
