@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # CPU correctness at system level: QEMU's own instruction test program, tests/tcg/i386/test-i386.c
-# from Debian's qemu source package, built as a static i386 binary, run
+# from Debian's qemu source package (plus the x87 test programs next to it: FPREM over 186 623
+# cases, FSCALE, FBSTP, FXAM, pseudo-denormals, SNaN conversions, x87 exceptions, F2XM1,
+# FYL2XP1, the constants), built as static i386 binaries, run
 #   1. on this machine's CPU (the reference), and
 #   2. inside the Debian guest under vx86 (kernel + initramfs from guests/build.sh, with the
 #      binary and a script that runs it appended to the initramfs as a second cpio archive),
@@ -37,20 +39,35 @@ if [ -z "$SRC" ]; then
     SRC=$(ls -d "$OUT"/qemu-*/tests/tcg/i386 | head -1)
 fi
 
-# 3. the binary, as QEMU's Makefile.target builds it (plus -static: the guest has no libc)
-gcc -m32 -static -O2 -fno-pie -no-pie -o "$OUT/test-i386" \
+# 3. the binaries, as QEMU's Makefile.target builds them (plus -static: the guest has no libc)
+EXTRA=$OUT/extra
+rm -rf "$EXTRA" && mkdir -p "$EXTRA"
+gcc -m32 -static -O2 -fno-pie -no-pie -o "$EXTRA/test-i386" \
     "$SRC/test-i386.c" "$SRC/test-i386-code16.S" "$SRC/test-i386-vm86.S" -lm 2>"$OUT/build.log"
+X87="fprem fscale fbstp fxam pseudo-denormal snan-convert fp-exceptions f2xm1 fyl2xp1 fldcst"
+for t in $X87; do
+    gcc -m32 -static -O2 -fno-pie -no-pie -o "$EXTRA/test-i386-$t" "$SRC/test-i386-$t.c" -lm \
+        2>>"$OUT/build.log"
+done
+# The suite, the same on both sides: test-i386's output in full; for the x87 programs (they
+# check themselves; FPREM prints 1.7 M lines) the exit status and the digest of the output.
+cat > "$EXTRA/suite.sh" <<SUITE
+cd "\$(dirname "\$0")"
+./test-i386
+for t in $X87; do
+    ./test-i386-\$t > x87.out 2>&1
+    echo "test-i386-\$t rc=\$? \$(md5sum < x87.out | cut -c1-32)"
+done
+rm -f x87.out
+SUITE
 
 # 4. the reference: the host CPU
-"$OUT/test-i386" > "$OUT/host.txt"
+sh "$EXTRA/suite.sh" > "$OUT/host.txt"
 
 # 5. the guest: the initramfs of guests/build.sh plus an archive that adds the binary and
 #    replaces /autotest.sh (the kernel unpacks concatenated archives in order)
 [ -f "$ROOT/guests/out/bzImage" ] && [ -f "$ROOT/guests/out/initrd.cpio.gz" ] || bash "$ROOT/guests/build.sh"
-EXTRA=$OUT/extra
-rm -rf "$EXTRA" && mkdir -p "$EXTRA"
-cp "$OUT/test-i386" "$EXTRA/test-i386"
-printf 'echo TEST-I386-BEGIN\n/test-i386\necho TEST-I386-END\n' > "$EXTRA/autotest.sh"
+printf 'echo TEST-I386-BEGIN\nsh /suite.sh\necho TEST-I386-END\n' > "$EXTRA/autotest.sh"
 python3 "$ROOT/guests/mkcpio.py" "$EXTRA" | gzip -n -9 > "$OUT/extra.cpio.gz"
 cat "$ROOT/guests/out/initrd.cpio.gz" "$OUT/extra.cpio.gz" > "$OUT/initrd-test-i386.cpio.gz"
 (cd "$ROOT" && cargo build -q --release -p vx86-cli)

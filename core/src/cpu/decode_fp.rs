@@ -32,8 +32,9 @@ macro_rules! vw {
 }
 
 /// The x87 handler for an instruction with a D8-DF opcode; records the FOP (low 3 opcode
-/// bits and ModRM) and the ST(i) operand in `imm2`, and options in `imm`. Arithmetic and
-/// transcendental instructions are not implemented yet (`system::x87`).
+/// bits and ModRM) and the ST(i) operand in `imm2`, and options in `imm`. Arithmetic,
+/// comparisons, conversions and transcendentals come from `x87_arith_handler`; anything else
+/// (reserved encodings) goes to `system::x87`.
 pub(super) fn x87_handler(ins: &Instruction, u: &mut Uop, p: &Prefixes) -> Handler {
     use Mnemonic as M;
     let sti = (0..ins.op_count())
