@@ -80,6 +80,8 @@ mod x87_host_edge_tests;
 mod x87_host_tests;
 #[cfg(all(test, target_arch = "x86_64"))]
 mod x87_host_transcendental_tests;
+#[cfg(all(test, target_arch = "x86_64"))]
+mod x87_host_wrap_tests;
 
 pub use f80::{F80Class, F80};
 pub use f80_ops::PartialRemainder;
@@ -237,9 +239,9 @@ pub struct Env {
     /// Sticky exception flags raised so far.
     pub flags: Flags,
     /// Exceptions the guest has masked (x87 control word bits 0-5, MXCSR bits 7-12). Results
-    /// are always the masked responses; the only thing the mask changes inside an operation
-    /// is underflow: unmasked, UE is reported for every tiny result, exact or not (SDM
-    /// 4.9.1.5), and flush-to-zero applies only while UE is masked.
+    /// are the masked responses, with two exceptions: unmasked, UE is reported for every tiny
+    /// result, exact or not (SDM 4.9.1.5), and flush-to-zero applies only while UE is masked;
+    /// and with [`Env::x87_wrap`], unmasked overflow/underflow give the wrapped result.
     pub masks: Flags,
     /// MXCSR.DAZ: denormal SSE operands are read as zeros of the same sign (and raise no DE).
     pub daz: bool,
@@ -250,6 +252,11 @@ pub struct Env {
     /// x87 C1 "round up" bit. Sticky like `flags`; x87 handlers clear it before an
     /// instruction.
     pub rounded_up: bool,
+    /// The x87's unmasked overflow/underflow response for extended-precision results (SDM
+    /// vol. 1, 8.5.4 and 8.5.5): the result rounded with unbounded exponent, its exponent then
+    /// reduced (overflow) or increased (underflow) by 24 576 so it fits. Set by
+    /// [`Env::from_x87_control`]; SSE faults instead and stores nothing.
+    pub x87_wrap: bool,
 }
 
 impl Default for Env {
@@ -262,6 +269,7 @@ impl Default for Env {
             daz: false,
             ftz: false,
             rounded_up: false,
+            x87_wrap: false,
         }
     }
 }
@@ -282,6 +290,7 @@ impl Env {
             rounding: RoundingMode::from_rc((fcw >> 10) as u32),
             precision: Precision::from_pc((fcw >> 8) as u32),
             masks: Flags::from_bits(fcw as u32),
+            x87_wrap: true,
             ..Env::default()
         }
     }

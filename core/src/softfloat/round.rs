@@ -162,6 +162,14 @@ pub(crate) fn round_pack(env: &mut Env, fmt: Format, prec: u32, w: Wide, ftz: bo
             k >> prec == 0
         });
 
+    let wrap = env.x87_wrap && fmt.sig_bits == 64 && fmt.exp_bits == 15;
+    if wrap && tiny && !env.masks.contains(Flags::UNDERFLOW) {
+        if let Some(p) = wrapped(env, fmt, prec, sig, e, w.sign, X87_WRAP_BIAS) {
+            env.raise(Flags::UNDERFLOW);
+            return p;
+        }
+    }
+
     // The rounding position: `prec` bits below the leading bit, but never below the
     // denormal grid of the (precision-reduced) format.
     let lsb = e.max(emin) - (prec as i32 - 1);
@@ -183,6 +191,12 @@ pub(crate) fn round_pack(env: &mut Env, fmt: Format, prec: u32, w: Wide, ftz: bo
     }
     let len = 128 - k.leading_zeros();
     let final_e = lsb + len as i32 - 1;
+    if final_e > emax && wrap && !env.masks.contains(Flags::OVERFLOW) {
+        if let Some(p) = wrapped(env, fmt, prec, sig, e, w.sign, -X87_WRAP_BIAS) {
+            env.raise(Flags::OVERFLOW);
+            return p;
+        }
+    }
     if final_e > emax {
         env.raise(Flags::OVERFLOW | Flags::INEXACT);
         let to_inf = match mode {
@@ -222,6 +236,41 @@ pub(crate) fn round_pack(env: &mut Env, fmt: Format, prec: u32, w: Wide, ftz: bo
             sig: (k << up) as u64,
         }
     }
+}
+
+/// The exponent adjustment of the x87's unmasked overflow/underflow response.
+const X87_WRAP_BIAS: i32 = 24_576;
+
+/// `sig × 2^e` (leading bit at 127, sticky at bit 0) rounded to `prec` bits with unbounded
+/// exponent and packed with the exponent moved by `adjust`, raising PE and setting the
+/// rounded-up bit; `None` when even the moved exponent does not fit (the caller then gives
+/// the masked response).
+fn wrapped(
+    env: &mut Env,
+    fmt: Format,
+    prec: u32,
+    sig: u128,
+    e: i32,
+    sign: bool,
+    adjust: i32,
+) -> Option<Packed> {
+    let (k, inexact, up) = round_shift(sig, 128 - prec, sign, env.rounding);
+    let len = 128 - k.leading_zeros();
+    let final_e = e - (prec as i32 - 1) + len as i32 - 1 + adjust;
+    if final_e < fmt.emin() || final_e > fmt.emax() {
+        return None;
+    }
+    if inexact {
+        env.raise(Flags::INEXACT);
+    }
+    if up {
+        env.rounded_up = true;
+    }
+    Some(Packed {
+        sign,
+        exp: (final_e + fmt.bias) as u32,
+        sig: ((k << (128 - len)) >> (128 - fmt.sig_bits)) as u64,
+    })
 }
 
 #[cfg(test)]

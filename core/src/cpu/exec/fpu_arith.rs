@@ -14,9 +14,9 @@
 //! The transcendental instructions (F2XM1, FYL2X, FYL2XP1, FPTAN, FPATAN, FSIN, FCOS,
 //! FSINCOS) are in `fpu_transcendental.rs`, which shares the helpers here.
 //!
-//! Left out: the exponent-wrapped results of unmasked overflow/underflow on register
-//! destinations (the masked result is stored; stores to memory are suppressed as the SDM
-//! says).
+//! Unmasked overflow/underflow: a register destination gets the exponent-wrapped result
+//! (`Env::x87_wrap`, checked against the host x87), a store to memory is suppressed, and the
+//! pending exception raises #MF at the next waiting x87 instruction (SDM vol. 1, 8.5.4-8.5.5).
 
 use super::R;
 use crate::bus::Bus;
