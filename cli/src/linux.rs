@@ -105,8 +105,9 @@ fn filter_keys(keys: &[u8], escaped: &mut bool) -> Option<Vec<u8>> {
 }
 
 /// `vx86 run --kernel K [--initrd I] [--append CMDLINE] [--mem SIZE] [--max-instructions N]
-/// [--until TEXT] [--input-file F] [--profile N]` (`--profile N`: sample the instruction
-/// address every N instructions and print the most frequent ones at exit).
+/// [--until TEXT] [--input-file F] [--profile N] [--print-hash]` (`--profile N`: sample the
+/// instruction address every N instructions and print the most frequent ones at exit;
+/// `--print-hash`: print `state-hash: <hex>` and `instructions: <n>` on stdout at exit).
 pub fn run(args: &[String]) -> Result<ExitCode, String> {
     let kernel_path = option_str(args, "--kernel")?.ok_or("run needs --kernel BZIMAGE")?;
     let kernel = std::fs::read(kernel_path).map_err(|e| format!("{kernel_path}: {e}"))?;
@@ -119,6 +120,7 @@ pub fn run(args: &[String]) -> Result<ExitCode, String> {
     let max = option(args, "--max-instructions")?.unwrap_or(u64::MAX);
     let until = option_str(args, "--until")?.map(|s| s.as_bytes().to_vec());
     let profile = option(args, "--profile")?;
+    let print_hash = args.iter().any(|a| a == "--print-hash");
     let mut input = match option_str(args, "--input-file")? {
         Some(p) => Some(std::fs::read(p).map_err(|e| format!("{p}: {e}"))?),
         None => None,
@@ -214,6 +216,10 @@ pub fn run(args: &[String]) -> Result<ExitCode, String> {
         End::Machine(ExitReason::TripleFault) => ("triple-fault", 4),
         End::Machine(ExitReason::Reset) => ("reboot", 5),
     };
+    if print_hash {
+        println!("state-hash: {}", m.state_hash_hex());
+        println!("instructions: {}", m.instruction_count());
+    }
     eprintln!(
         "\r\nvx86: exit={reason} instructions={} virtual={:.3}s wall={:.3}s",
         m.instruction_count(),

@@ -21,7 +21,7 @@ use vx86_core::{ExitReason, Machine, MachineConfig, VmError};
 
 const USAGE: &str = "usage:
   vx86 run --kernel BZIMAGE [--initrd FILE] [--append CMDLINE] [--mem SIZE]
-           [--max-instructions N] [--until TEXT] [--input-file FILE]
+           [--max-instructions N] [--until TEXT] [--input-file FILE] [--print-hash]
            (interactive on a terminal: Ctrl-A x quits)
   vx86 hello
   vx86 run-flat FILE [--address ADDR] [--entry IP] [--max-instructions N]

@@ -361,3 +361,54 @@ fn keyboard_controller_a20_and_reset() {
     assert_eq!(m.run(100).unwrap(), vx86_core::ExitReason::Reset);
     assert_eq!(r32(&m, 0) & 0xFF, 0xA5, "the write wrapped to physical 0");
 }
+
+/// Where a run is cut into `run` calls must not change it: a fast PIT (IRQ 0 every 3 input
+/// ticks, ≈2.5 µs) interrupting straight-line code, loops and REP MOVSB, run in one call and
+/// one instruction per call, ends in the same state (same interrupt count, same hash).
+#[test]
+fn slicing_a_run_does_not_move_interrupts() {
+    let code = asm16(|a| {
+        outs(a, &PIC_INIT[..4])?;
+        outs(a, &[(0x21, 0xFE), (0x43, 0x34), (0x40, 3), (0x40, 0)])?;
+        a.sti()?;
+        let mut again = a.create_label();
+        a.set_label(&mut again)?;
+        for _ in 0..20 {
+            a.add(dx, ax)?; // straight-line code: a long basic block
+            a.inc(ax)?;
+        }
+        a.mov(si, 0x1000u32)?;
+        a.mov(di, 0x3000u32)?;
+        a.mov(cx, 700u32)?;
+        a.rep().movsb()?; // a long REP: interrupts come between iterations
+        a.jmp(again)
+    });
+    let mut handler = CodeAssembler::new(16).unwrap();
+    handler.inc(word_ptr(0x8FE)).unwrap();
+    handler.push(ax).unwrap();
+    handler.mov(al, 0x20u32).unwrap();
+    handler.out(0x20u32, al).unwrap();
+    handler.pop(ax).unwrap();
+    handler.iret().unwrap();
+    let handler = handler.assemble(0x7E00).unwrap();
+    let setup = || {
+        let mut m = machine(&code);
+        m.write_phys(0x7E00, &handler).unwrap();
+        m
+    };
+    const N: u64 = 500_000;
+    let mut straight = setup();
+    straight.run(N).unwrap();
+    let mut stepped = setup();
+    for _ in 0..N {
+        stepped.run(1).unwrap();
+    }
+    let ticks = r32(&straight, 0x8FE) & 0xFFFF;
+    assert!(
+        ticks > 100,
+        "the PIT must interrupt often ({ticks} interrupts)"
+    );
+    assert_eq!(ticks, r32(&stepped, 0x8FE) & 0xFFFF);
+    assert_eq!(straight.cpu_state(), stepped.cpu_state());
+    assert_eq!(straight.state_hash_hex(), stepped.state_hash_hex());
+}

@@ -1,8 +1,9 @@
 //! A real guest: Debian's i386 kernel (`linux-image-686`) with the busybox initramfs built by
 //! `guests/build.sh` (run here when its outputs are missing). With `AUTOTEST=1` the guest's
 //! init prints `BOOT-OK`, runs the embedded script (`echo $((6*7)); uname -m`), prints
-//! `AUTOTEST-DONE` and powers off. Booted twice: with the default command line (local APIC,
-//! I/O APIC and ACPI in use) and with `noapic nolapic acpi=off` (8259A and PIT only).
+//! `AUTOTEST-DONE` and powers off. Booted with the default command line (local APIC, I/O APIC
+//! and ACPI in use) and with `noapic nolapic acpi=off` (8259A and PIT only); and twice to
+//! `BOOT-OK` with the same inputs, which must give the same output, count and state hash.
 
 use std::path::PathBuf;
 use vx86_core::{ExitReason, Machine, MachineConfig};
@@ -81,6 +82,35 @@ fn check(cmdline: &str, want: ExitReason) {
     );
     assert_eq!(exit, want, "the run did not end as expected:\n{tail}");
     println!("{cmdline}: {exit:?} after {n} instructions");
+}
+
+/// The determinism contract on a real guest: two boots with the same inputs reach `BOOT-OK`
+/// after the same number of instructions, with the same console output and state hash.
+#[test]
+fn two_boots_to_boot_ok_are_identical() {
+    let (kernel, initrd) = guest_images();
+    let run = || {
+        let mut m = Machine::new(MachineConfig {
+            ram_size: 256 << 20,
+            ..MachineConfig::default()
+        })
+        .unwrap();
+        m.load_linux(&kernel, Some(&initrd), "console=ttyS0 panic=-1")
+            .unwrap();
+        let mut console = Vec::new();
+        // slices of 10 M instructions: both runs stop at the same count
+        while !String::from_utf8_lossy(&console).contains("BOOT-OK") {
+            assert!(m.instruction_count() < BUDGET, "no BOOT-OK");
+            m.run(10_000_000).unwrap();
+            console.extend(m.take_serial_output());
+        }
+        (console, m.instruction_count(), m.state_hash_hex())
+    };
+    let (a, b) = (run(), run());
+    assert_eq!(a.1, b.1, "instruction counts differ");
+    assert!(a.0 == b.0, "console output differs");
+    assert_eq!(a.2, b.2, "state hashes differ");
+    println!("BOOT-OK twice at {} instructions, state hash {}", a.1, a.2);
 }
 
 #[test]

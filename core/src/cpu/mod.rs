@@ -221,6 +221,9 @@ impl Cpu {
         let ip_mask = self.ip_mask();
         self.stop_block = false;
         self.run_end = end;
+        // Blocks end exactly where an event is due, so where a run is sliced never changes
+        // when timers fire or interrupts are taken (the determinism contract).
+        let end = end.min(bus.timer_icount.max(self.icount + 1));
         for u in &block.uops {
             let start = self.s.eip;
             let next = start.wrapping_add(u.len as u32) & ip_mask;
@@ -235,7 +238,12 @@ impl Cpu {
                 }
                 return BlockExit::Exception(e);
             }
-            if self.stop_block || self.s.eip != next || self.icount >= end {
+            if self.stop_block
+                || self.s.eip != next
+                || self.icount >= end
+                || self.icount >= bus.timer_icount
+                || (bus.intr && self.s.eflags & flag::IF != 0)
+            {
                 break;
             }
         }

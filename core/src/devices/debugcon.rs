@@ -3,7 +3,7 @@
 //! it. There is no input side.
 
 /// Port 0xE9 output sink.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, bincode::Encode)]
 pub struct DebugConsole {
     out: Vec<u8>,
 }

@@ -3,7 +3,7 @@
 //! block read as all ones and are ignored when written.
 
 /// `len` bytes of registers.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, bincode::Encode)]
 pub struct ScratchRegisters {
     bytes: Vec<u8>,
 }

@@ -6,6 +6,7 @@
 //! exception. HLT retires and then the machine reports [`ExitReason::Halted`] (there are no
 //! interrupt sources yet to wake it).
 
+mod state_hash;
 use crate::bus::Bus;
 use crate::cpu::flag;
 use crate::cpu::{BlockCache, BlockStats, Cpu, CpuState, Exception};

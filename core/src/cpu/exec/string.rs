@@ -67,8 +67,12 @@ fn repeat(
         if count == 0 {
             break Ok(());
         }
-        // the run slice ends at `run_end`; this instruction itself retires at least once
-        if done == cpu.run_end.saturating_sub(cpu.icount).max(1) {
+        // the run slice ends at `run_end`, and a due timer or a deliverable interrupt stops
+        // the repetition between iterations too (so slicing never changes when they happen);
+        // this instruction itself retires at least once
+        let limit = cpu.run_end.min(bus.timer_icount);
+        let interrupt = bus.intr && cpu.s.eflags & crate::cpu::state::flag::IF != 0;
+        if done == limit.saturating_sub(cpu.icount).max(1) || (done > 0 && interrupt) {
             // Out of budget: resume this instruction later.
             cpu.s.eip = cpu.insn_eip;
             cpu.stop_block = true;
