@@ -6,13 +6,16 @@
 //! exception. HLT retires and then the machine reports [`ExitReason::Halted`] (there are no
 //! interrupt sources yet to wake it).
 
+mod checkpoint;
 mod state_hash;
+
 use crate::bus::Bus;
 use crate::cpu::flag;
 use crate::cpu::{BlockCache, BlockStats, Cpu, CpuState, Exception};
 use crate::devices::{DebugConsole, Device, DeviceId};
 use crate::memory::GuestMemory;
 use crate::VmError;
+pub use checkpoint::Checkpoint;
 
 /// Consecutive idle skips (HLT to the next timer) that deliver no interrupt before `run`
 /// reports the CPU as halted for good.
@@ -80,6 +83,8 @@ pub struct Machine {
     blocks: BlockCache,
     config: MachineConfig,
     debug_console: Option<DeviceId>,
+    /// Which checkpoint's baseline the RAM dirty bitmap tracks (see `checkpoint.rs`).
+    checkpoint_epoch: u64,
 }
 
 impl Machine {
@@ -153,6 +158,7 @@ impl Machine {
             blocks: BlockCache::default(),
             config,
             debug_console,
+            checkpoint_epoch: 0,
         })
     }
 

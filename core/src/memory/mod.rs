@@ -278,6 +278,27 @@ impl GuestMemory {
     pub fn clear_dirty(&mut self) {
         self.dirty.iter_mut().for_each(|w| *w = 0);
     }
+
+    /// Makes RAM equal to `base`'s (same size): all of it (`all`), or only the pages dirtied
+    /// since the bitmap was last cleared, which the caller guarantees were the only ones to
+    /// differ. Restored pages get a new code generation, so blocks decoded from them are
+    /// decoded again; the bitmap is cleared. Returns how many pages were copied.
+    pub fn restore_from(&mut self, base: &GuestMemory, all: bool) -> usize {
+        debug_assert_eq!(self.ram.len(), base.ram.len());
+        let pages: Vec<usize> = if all {
+            (0..self.pages()).collect()
+        } else {
+            self.dirty_pages()
+        };
+        for &p in &pages {
+            let r = p * PAGE_SIZE..(p + 1) * PAGE_SIZE;
+            self.ram[r.clone()].copy_from_slice(&base.ram[r]);
+            self.page_attr[p] &= !PAGE_CODE;
+            self.code_gen[p] = self.code_gen[p].wrapping_add(1);
+        }
+        self.clear_dirty();
+        pages.len()
+    }
 }
 
 #[cfg(test)]
