@@ -49,7 +49,7 @@ impl GuestMemory {
                 "RAM size {size:#x} must be a non-zero multiple of 4 KiB"
             )));
         }
-        if size > (1usize << 32) - (1 << 20) {
+        if size as u64 > (1u64 << 32) - (1 << 20) {
             return Err(crate::VmError::Config(format!(
                 "RAM size {size:#x} exceeds the 32-bit physical address space less 1 MiB for devices"
             )));
