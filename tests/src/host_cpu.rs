@@ -20,6 +20,25 @@ pub const EBX_BASE: u32 = 0x0010_0800;
 /// The arithmetic flags, the ones compared.
 pub const ARITH: u32 = flag::CF | flag::PF | flag::AF | flag::ZF | flag::SF | flag::OF;
 
+/// The memory operand `[ebx+disp]` (iced adds the 0x67 prefix in 64-bit mode).
+pub fn ebx_mem(disp: i32) -> iced_x86::MemoryOperand {
+    iced_x86::MemoryOperand::with_base_displ(iced_x86::Register::EBX, disp as i64)
+}
+
+/// The offset in the data buffer of `[EBX_BASE + disp]`.
+pub fn data_offset(disp: i32) -> usize {
+    (EBX_BASE as i64 + disp as i64 - DATA as i64) as usize
+}
+
+/// `ins` encoded for `bitness` (32 for vx86, 64 for the host).
+pub fn encode(ins: &[iced_x86::Instruction], bitness: u32) -> Vec<u8> {
+    let mut e = iced_x86::Encoder::new(bitness);
+    for i in ins {
+        e.encode(i, 0).unwrap_or_else(|err| panic!("{i}: {err}"));
+    }
+    e.take_buffer()
+}
+
 /// Maps the 2 MiB RWX area at [`DATA`] (panics with the reason when it cannot).
 pub fn map_host_area() {
     let got = mmap_fixed_noreplace(DATA, 2 << 20);

@@ -26,16 +26,21 @@ fn guest_images() -> (Vec<u8>, Vec<u8>) {
     (read(&kernel), read(&initrd))
 }
 
-/// Boots with `cmdline` (plus `AUTOTEST=1`) and returns the serial output and how it ended.
-fn boot(cmdline: &str) -> (String, ExitReason, u64) {
+/// A 256 MiB machine with the guest loaded and `cmdline`.
+fn linux_machine(cmdline: &str) -> Machine {
     let (kernel, initrd) = guest_images();
     let mut m = Machine::new(MachineConfig {
         ram_size: 256 << 20,
         ..MachineConfig::default()
     })
     .unwrap();
-    let cmdline = format!("{cmdline} AUTOTEST=1");
-    m.load_linux(&kernel, Some(&initrd), &cmdline).unwrap();
+    m.load_linux(&kernel, Some(&initrd), cmdline).unwrap();
+    m
+}
+
+/// Boots with `cmdline` (plus `AUTOTEST=1`) and returns the serial output and how it ended.
+fn boot(cmdline: &str) -> (String, ExitReason, u64) {
+    let mut m = linux_machine(&format!("{cmdline} AUTOTEST=1"));
     let mut console = Vec::new();
     let exit = loop {
         let r = m.run(500_000_000).unwrap_or_else(|e| {
@@ -88,15 +93,8 @@ fn check(cmdline: &str, want: ExitReason) {
 /// after the same number of instructions, with the same console output and state hash.
 #[test]
 fn two_boots_to_boot_ok_are_identical() {
-    let (kernel, initrd) = guest_images();
     let run = || {
-        let mut m = Machine::new(MachineConfig {
-            ram_size: 256 << 20,
-            ..MachineConfig::default()
-        })
-        .unwrap();
-        m.load_linux(&kernel, Some(&initrd), "console=ttyS0 panic=-1")
-            .unwrap();
+        let mut m = linux_machine("console=ttyS0 panic=-1");
         let mut console = Vec::new();
         // slices of 10 M instructions: both runs stop at the same count
         while !String::from_utf8_lossy(&console).contains("BOOT-OK") {

@@ -16,12 +16,12 @@
 #![cfg(all(target_arch = "x86_64", target_os = "linux"))]
 
 use iced_x86::{
-    Code, Encoder, EncodingKind, Instruction, MemoryOperand, Mnemonic, OpCodeOperandKind as K,
-    Register,
+    Code, EncodingKind, Instruction, MemoryOperand, Mnemonic, OpCodeOperandKind as K, Register,
 };
 use vx86_core::{Machine, MachineConfig};
 use vx86_tests::host_cpu::{
-    map_host_area, run_host, run_vx86, State, ARITH, DATA, DATA_LEN, EBX_BASE,
+    data_offset, ebx_mem, encode, map_host_area, run_host, run_vx86, State, ARITH, DATA_LEN,
+    EBX_BASE,
 };
 use vx86_tests::util::Rng;
 
@@ -77,10 +77,6 @@ fn codes() -> Vec<Code> {
     v
 }
 
-fn mem(disp: i32) -> MemoryOperand {
-    MemoryOperand::with_base_displ(Register::EBX, disp as i64)
-}
-
 /// GPRs an instruction may write or read: never EBX (the base) or ESP.
 const GPRS: [Register; 6] = {
     use Register::*;
@@ -94,7 +90,7 @@ fn instruction(rng: &mut Rng, code: Code) -> Instruction {
         M(MemoryOperand),
         I(u32),
     }
-    let load_slot = |rng: &mut Rng| mem(LOAD_SLOTS + 16 * rng.below(SLOTS as u64) as i32);
+    let load_slot = |rng: &mut Rng| ebx_mem(LOAD_SLOTS + 16 * rng.below(SLOTS as u64) as i32);
     let ops: Vec<Op> = code
         .op_code()
         .op_kinds()
@@ -126,14 +122,14 @@ fn instruction(rng: &mut Rng, code: Code) -> Instruction {
 }
 
 fn sequence(rng: &mut Rng, codes: &[Code]) -> Vec<Instruction> {
-    let mut v = vec![Instruction::with1(Code::Ldmxcsr_m32, mem(MXCSR_IN)).unwrap()];
+    let mut v = vec![Instruction::with1(Code::Ldmxcsr_m32, ebx_mem(MXCSR_IN)).unwrap()];
     for i in 0..8 {
-        let slot = mem(LOAD_SLOTS + 16 * rng.below(SLOTS as u64) as i32);
+        let slot = ebx_mem(LOAD_SLOTS + 16 * rng.below(SLOTS as u64) as i32);
         let x = Register::XMM0 + i;
         v.push(Instruction::with2(Code::Movdqa_xmm_xmmm128, x, slot).unwrap());
     }
     for i in 0..8 {
-        let slot = mem(LOAD_SLOTS + 16 * rng.below(SLOTS as u64) as i32);
+        let slot = ebx_mem(LOAD_SLOTS + 16 * rng.below(SLOTS as u64) as i32);
         let m = Register::MM0 + i;
         v.push(Instruction::with2(Code::Movq_mm_mmm64, m, slot).unwrap());
     }
@@ -149,38 +145,26 @@ fn sequence(rng: &mut Rng, codes: &[Code]) -> Vec<Instruction> {
 fn epilogue() -> Vec<Instruction> {
     let mut v = Vec::new();
     for i in 0..8 {
-        let at = mem(DUMP_AT + 16 * i as i32);
+        let at = ebx_mem(DUMP_AT + 16 * i as i32);
         v.push(Instruction::with2(Code::Movdqu_xmmm128_xmm, at, Register::XMM0 + i).unwrap());
     }
     for i in 0..8 {
-        let at = mem(DUMP_AT + 0x80 + 8 * i as i32);
+        let at = ebx_mem(DUMP_AT + 0x80 + 8 * i as i32);
         v.push(Instruction::with2(Code::Movq_mmm64_mm, at, Register::MM0 + i).unwrap());
     }
-    v.push(Instruction::with1(Code::Stmxcsr_m32, mem(MXCSR_OUT)).unwrap());
-    v.push(Instruction::with1(Code::Ldmxcsr_m32, mem(MXCSR_DEFAULT)).unwrap());
+    v.push(Instruction::with1(Code::Stmxcsr_m32, ebx_mem(MXCSR_OUT)).unwrap());
+    v.push(Instruction::with1(Code::Ldmxcsr_m32, ebx_mem(MXCSR_DEFAULT)).unwrap());
     v.push(Instruction::with(Code::Emms));
     v
-}
-
-fn encode(ins: &[Instruction], bitness: u32) -> Vec<u8> {
-    let mut e = Encoder::new(bitness);
-    for i in ins {
-        e.encode(i, 0).unwrap_or_else(|err| panic!("{i}: {err}"));
-    }
-    e.take_buffer()
-}
-
-fn offset(disp: i32) -> usize {
-    (EBX_BASE as i64 + disp as i64 - DATA as i64) as usize
 }
 
 fn describe(s: &State) -> String {
     let mut out = format!("eax..edi={:08x?} flags={:03x}", s.regs, s.eflags & ARITH);
     let m = &s.mem;
     let w = |o: usize| u32::from_le_bytes(m[o..o + 4].try_into().unwrap());
-    out += &format!(" mxcsr={:08x}\n   ", w(offset(MXCSR_OUT)));
+    out += &format!(" mxcsr={:08x}\n   ", w(data_offset(MXCSR_OUT)));
     for i in 0..8 {
-        let o = offset(DUMP_AT) + 16 * i;
+        let o = data_offset(DUMP_AT) + 16 * i;
         let x = u128::from_le_bytes(m[o..o + 16].try_into().unwrap());
         out += &format!(" xmm{i}={x:032x}");
     }
@@ -210,7 +194,7 @@ fn initial_state(rng: &mut Rng) -> State {
         *b = rng.next_u64() as u8;
     }
     for i in 0..SLOTS as usize {
-        let at = offset(LOAD_SLOTS) + 16 * i;
+        let at = data_offset(LOAD_SLOTS) + 16 * i;
         let kind = rng.below(3);
         for lane in 0..4 {
             match kind {
@@ -235,8 +219,9 @@ fn initial_state(rng: &mut Rng) -> State {
         | (rng.below(4) as u32) << 13
         | (rng.below(2) as u32) << 6
         | (rng.below(2) as u32) << 15;
-    mem[offset(MXCSR_IN)..offset(MXCSR_IN) + 4].copy_from_slice(&mxcsr.to_le_bytes());
-    mem[offset(MXCSR_DEFAULT)..offset(MXCSR_DEFAULT) + 4].copy_from_slice(&0x1F80u32.to_le_bytes());
+    mem[data_offset(MXCSR_IN)..data_offset(MXCSR_IN) + 4].copy_from_slice(&mxcsr.to_le_bytes());
+    mem[data_offset(MXCSR_DEFAULT)..data_offset(MXCSR_DEFAULT) + 4]
+        .copy_from_slice(&0x1F80u32.to_le_bytes());
     let mut regs = [0u32; 8].map(|_| rng.int_edge(32) as u32);
     regs[3] = EBX_BASE;
     regs[4] = 0x8_0000;
@@ -280,7 +265,7 @@ fn sse_fp_sequences_match_the_host() {
             for (i, s) in ins[..k].iter().enumerate().skip(PREAMBLE) {
                 r += &format!("    {s:<36}");
                 if s.memory_base() == Register::EBX {
-                    let a = offset(s.memory_displacement32() as i32);
+                    let a = data_offset(s.memory_displacement32() as i32);
                     r += &format!(" ; [mem] = {:02x?}", &init.mem[a..a + 16]);
                 }
                 r += if i + 1 == k { "  <==\n" } else { "\n" };

@@ -23,12 +23,13 @@
 #![cfg(all(target_arch = "x86_64", target_os = "linux"))]
 
 use iced_x86::{
-    Code, Encoder, EncodingKind, Instruction, MemoryOperand, MemorySize, Mnemonic,
-    OpCodeOperandKind as K, Register,
+    Code, EncodingKind, Instruction, MemoryOperand, MemorySize, Mnemonic, OpCodeOperandKind as K,
+    Register,
 };
 use vx86_core::{Machine, MachineConfig};
 use vx86_tests::host_cpu::{
-    map_host_area, run_host, run_vx86, State, ARITH, DATA, DATA_LEN, EBX_BASE,
+    data_offset, ebx_mem, encode, map_host_area, run_host, run_vx86, State, ARITH, DATA, DATA_LEN,
+    EBX_BASE,
 };
 
 const SEQUENCES: usize = 100_000;
@@ -157,10 +158,6 @@ fn codes() -> Vec<Code> {
     v
 }
 
-fn mem(disp: i32) -> MemoryOperand {
-    MemoryOperand::with_base_displ(Register::EBX, disp as i64)
-}
-
 struct Gen {
     rng: Rng,
     codes: Vec<Code>,
@@ -182,7 +179,7 @@ impl Gen {
             };
             LOAD_SLOTS + 16 * i as i32
         };
-        mem(slot)
+        ebx_mem(slot)
     }
 
     fn instruction(&mut self, code: Code) -> Instruction {
@@ -195,7 +192,7 @@ impl Gen {
             [] => Ok(Instruction::with(code)),
             [K::mem] => {
                 // the memory size is a property of the code: build once to learn it
-                let probe = Instruction::with1(code, mem(0)).unwrap();
+                let probe = Instruction::with1(code, ebx_mem(0)).unwrap();
                 let m = self.operand(code, probe.memory_size());
                 Instruction::with1(code, m)
             }
@@ -218,7 +215,7 @@ impl Gen {
             MemorySize::Int64 => Code::Fild_m64int,
             _ => Code::Fbld_m80bcd,
         };
-        Instruction::with1(code, mem(LOAD_SLOTS + 16 * i as i32)).unwrap()
+        Instruction::with1(code, ebx_mem(LOAD_SLOTS + 16 * i as i32)).unwrap()
     }
 
     fn sequence(&mut self) -> Vec<Instruction> {
@@ -227,7 +224,7 @@ impl Gen {
         v.extend([Instruction::with(Code::Fldz); 8]);
         v.push(Instruction::with(Code::Fninit));
         if self.rng.below(4) != 0 {
-            v.push(Instruction::with1(Code::Fldcw_m2byte, mem(CW_AT)).unwrap());
+            v.push(Instruction::with1(Code::Fldcw_m2byte, ebx_mem(CW_AT)).unwrap());
         }
         for _ in 0..1 + self.rng.below(5) {
             v.push(self.load());
@@ -245,22 +242,14 @@ impl Gen {
     }
 }
 
-fn encode(ins: &[Instruction], bitness: u32) -> Vec<u8> {
-    let mut e = Encoder::new(bitness);
-    for i in ins {
-        e.encode(i, 0).unwrap_or_else(|err| panic!("{i}: {err}"));
-    }
-    e.take_buffer()
-}
-
 fn with_save(ins: &[Instruction]) -> Vec<Instruction> {
-    let save = Instruction::with1(Code::Fnsave_m108byte, mem(SAVE_AT)).unwrap();
+    let save = Instruction::with1(Code::Fnsave_m108byte, ebx_mem(SAVE_AT)).unwrap();
     ins.iter().copied().chain([save]).collect()
 }
 
 /// Offset of the FNSAVE image in the data buffer.
 fn save_offset() -> usize {
-    (EBX_BASE as i64 + SAVE_AT as i64 - DATA as i64) as usize
+    data_offset(SAVE_AT)
 }
 
 /// The buffer with the image's pointer fields blanked.
@@ -337,7 +326,7 @@ fn x87_sequences_match_the_host_fpu() {
         for b in mem.iter_mut() {
             *b = rng.next_u64() as u8;
         }
-        let load_at = (EBX_BASE as i64 + LOAD_SLOTS as i64 - DATA as i64) as usize;
+        let load_at = data_offset(LOAD_SLOTS);
         for i in 0..SLOTS {
             let kind = rng.pick(&KINDS);
             gen.kinds[i] = kind;
@@ -346,7 +335,7 @@ fn x87_sequences_match_the_host_fpu() {
         }
         // control word: all exceptions masked, random precision and rounding control
         let cw = 0x007F | (rng.below(4) as u16) << 8 | (rng.below(4) as u16) << 10;
-        let cw_at = (EBX_BASE as i64 + CW_AT as i64 - DATA as i64) as usize;
+        let cw_at = data_offset(CW_AT);
         mem[cw_at..cw_at + 2].copy_from_slice(&cw.to_le_bytes());
         let mut regs = [0u32; 8].map(|_| rng.next_u64() as u32);
         regs[3] = EBX_BASE;
@@ -375,8 +364,7 @@ fn x87_sequences_match_the_host_fpu() {
             for (i, s) in ins[..k].iter().enumerate().skip(PREAMBLE) {
                 r += &format!("    {s:<30}");
                 if s.memory_base() == Register::EBX && !is_store(s.mnemonic()) {
-                    let a = (EBX_BASE as i64 + s.memory_displacement32() as i32 as i64
-                        - DATA as i64) as usize;
+                    let a = data_offset(s.memory_displacement32() as i32);
                     let n = s.memory_size().size();
                     r += &format!(
                         " ; [{:#x}] = {:02x?}",

@@ -329,20 +329,19 @@ impl Bus {
                 }
             }
         }
-        let ports: Vec<(DeviceId, u8)> = std::iter::once((id, irq))
-            .chain(self.other_uarts.iter().copied())
-            .collect();
-        let mut lines = [false; 16];
-        for (id, irq) in &ports {
+        // each line (0-15) the ports use, and whether any port on it asserts it
+        let (mut used, mut asserted) = (0u16, 0u16);
+        for (id, irq) in std::iter::once((id, irq)).chain(self.other_uarts.iter().copied()) {
+            let bit = 1 << (irq & 15);
+            used |= bit;
             if let Device::Uart(u) = &self.devices[id.0 as usize] {
-                lines[*irq as usize & 15] |= u.irq_level();
+                if u.irq_level() {
+                    asserted |= bit;
+                }
             }
         }
-        let mut irqs: Vec<u8> = ports.iter().map(|p| p.1).collect();
-        irqs.sort_unstable();
-        irqs.dedup();
-        for irq in irqs {
-            self.set_irq(irq, lines[irq as usize & 15]);
+        for irq in (0..16u8).filter(|i| used & 1 << i != 0) {
+            self.set_irq(irq, asserted & 1 << irq != 0);
         }
     }
 
