@@ -3,7 +3,7 @@
 //! arithmetic flags lazily and writes them back when it produces a `CpuState`).
 
 /// Segment registers in their x86 encoding order (the `sreg` field of ModRM).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, bincode::Encode)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, bincode::Encode, bincode::Decode)]
 #[repr(u8)]
 pub enum SegReg {
     /// ES
@@ -56,7 +56,7 @@ pub mod attr {
 }
 
 /// A segment register with its hidden descriptor cache.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, bincode::Encode)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct Segment {
     /// Visible selector.
     pub selector: u16,
@@ -116,7 +116,7 @@ impl Segment {
 }
 
 /// A descriptor-table register (GDTR, IDTR).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, bincode::Encode)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, bincode::Encode, bincode::Decode)]
 pub struct TableReg {
     /// Linear base.
     pub base: u32,
@@ -232,7 +232,7 @@ pub mod cr0 {
 
 /// The model-specific registers vx86 keeps (SDM vol. 4). The TSC is derived from the
 /// instruction count (see `CpuState::tsc_offset`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, bincode::Encode)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, bincode::Encode, bincode::Decode)]
 pub struct Msrs {
     /// IA32_SYSENTER_CS (0x174).
     pub sysenter_cs: u32,
@@ -248,7 +248,7 @@ pub struct Msrs {
 
 /// Everything architecturally visible in the CPU. `repr(C)` keeps the declaration order: the
 /// registers every instruction touches come first, the large x87/SSE state last.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, bincode::Encode)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 #[repr(C)]
 pub struct CpuState {
     /// EAX, ECX, EDX, EBX, ESP, EBP, ESI, EDI.

@@ -26,7 +26,7 @@ const SCI_EN: u16 = 1;
 const SLP_EN: u16 = 1 << 13;
 
 /// PM1 and PM-timer register state.
-#[derive(Debug, Clone, Default, PartialEq, Eq, bincode::Encode)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct AcpiPm {
     pm1_enable: u16,
     pm1_control: u16,

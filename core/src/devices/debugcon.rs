@@ -3,7 +3,7 @@
 //! it. There is no input side.
 
 /// Port 0xE9 output sink.
-#[derive(Debug, Clone, Default, bincode::Encode)]
+#[derive(Debug, Clone, Default, bincode::Encode, bincode::Decode)]
 pub struct DebugConsole {
     out: Vec<u8>,
 }

@@ -25,7 +25,7 @@ mod st {
 }
 
 /// What a write to the data port (0x60) means next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, bincode::Encode)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, bincode::Encode, bincode::Decode)]
 pub enum DataTarget {
     /// A command for the keyboard.
     #[default]
@@ -45,7 +45,7 @@ pub enum DataTarget {
 }
 
 /// The controller, its keyboard and ports 0x92/0x80.
-#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode)]
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct I8042 {
     /// Bytes waiting to be read from port 0x60, each marked `true` when it comes from the
     /// auxiliary device.

@@ -28,7 +28,7 @@ mod entry {
 }
 
 /// An interrupt message for the local APIC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, bincode::Encode)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct Message {
     /// Vector.
     pub vector: u8,
@@ -41,7 +41,7 @@ pub struct Message {
 }
 
 /// The I/O APIC's registers and pin levels.
-#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode)]
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct Ioapic {
     id: u8,
     select: u8,

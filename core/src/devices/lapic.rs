@@ -49,7 +49,7 @@ mod lvt {
 }
 
 /// The register state of one local APIC.
-#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode)]
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct Lapic {
     /// IA32_APIC_BASE.
     pub base_msr: u64,

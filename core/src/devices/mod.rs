@@ -22,11 +22,11 @@ pub use debugcon::DebugConsole;
 pub use scratch::ScratchRegisters;
 
 /// Index of a device in [`crate::bus::Bus::devices`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, bincode::Encode)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, bincode::Encode, bincode::Decode)]
 pub struct DeviceId(pub u16);
 
 /// Every device vx86 can attach.
-#[derive(Debug, Clone, bincode::Encode)]
+#[derive(Debug, Clone, bincode::Encode, bincode::Decode)]
 pub enum Device {
     /// Port 0xE9 byte sink.
     DebugConsole(DebugConsole),

@@ -11,7 +11,7 @@
 //! which later devices add as they need them.
 
 /// One PCI function.
-#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode)]
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct PciFunction {
     /// Bus/device/function as `bus << 8 | dev << 3 | fn`.
     pub bdf: u16,
@@ -48,7 +48,7 @@ impl PciFunction {
 }
 
 /// The configuration-space access mechanism and the functions behind it.
-#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode)]
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct PciBus {
     /// CONFIG_ADDRESS.
     pub address: u32,

@@ -11,7 +11,7 @@
 //! Left out: 8080/8085 mode, buffered mode, special fully nested mode and priority rotation.
 
 /// One 8259A.
-#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode)]
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct Pic8259 {
     /// Interrupt request register.
     pub irr: u8,
@@ -218,7 +218,7 @@ impl Pic8259 {
 }
 
 /// The master/slave pair.
-#[derive(Debug, Clone, Default, PartialEq, Eq, bincode::Encode)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct DualPic {
     /// Master (IRQ 0-7).
     pub master: Pic8259,

@@ -25,7 +25,7 @@ fn ns_for(ticks: u64) -> u64 {
 }
 
 /// One counter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, bincode::Encode)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, bincode::Encode, bincode::Decode)]
 pub struct Channel {
     /// Mode 0-5.
     pub mode: u8,
@@ -113,7 +113,7 @@ impl Channel {
 }
 
 /// The three counters and port 0x61.
-#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode)]
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct Pit {
     /// Channels 0-2.
     pub ch: [Channel; 3],

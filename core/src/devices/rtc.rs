@@ -44,7 +44,7 @@ mod c {
 const NS_PER_S: u64 = 1_000_000_000;
 
 /// The clock and its CMOS RAM.
-#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode)]
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct Rtc {
     /// Registers and CMOS RAM (128 bytes; 0-9 are computed from the time on read).
     pub ram: [u8; 128],

@@ -3,7 +3,7 @@
 //! block read as all ones and are ignored when written.
 
 /// `len` bytes of registers.
-#[derive(Debug, Clone, bincode::Encode)]
+#[derive(Debug, Clone, bincode::Encode, bincode::Decode)]
 pub struct ScratchRegisters {
     bytes: Vec<u8>,
 }

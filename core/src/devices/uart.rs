@@ -30,7 +30,7 @@ pub mod ier {
 }
 
 /// A 16550A.
-#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode)]
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct Uart {
     /// Receive FIFO (or holding register when FIFOs are off).
     pub rx: VecDeque<u8>,

@@ -25,7 +25,7 @@ use super::unpacked::{self, Num};
 use super::{Env, Flags, RoundingMode};
 
 /// An x87 double-extended value, bit for bit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, bincode::Encode)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, bincode::Encode, bincode::Decode)]
 pub struct F80 {
     /// Bit 15 sign, bits 0-14 biased exponent (bias 16383).
     pub sign_exp: u16,
@@ -34,7 +34,7 @@ pub struct F80 {
 }
 
 /// The classes of double-extended encodings (SDM vol. 1, table 8-3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, bincode::Encode)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, bincode::Encode, bincode::Decode)]
 pub enum F80Class {
     /// ±0.
     Zero,

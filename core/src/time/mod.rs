@@ -7,7 +7,7 @@
 const NS: u128 = 1_000_000_000;
 
 /// The machine's clock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, bincode::Encode)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct VirtualClock {
     /// Instructions per virtual second.
     pub hz: u64,
@@ -59,7 +59,7 @@ impl VirtualClock {
 }
 
 /// The timers devices can arm, in the order ties are resolved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, bincode::Encode)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, bincode::Encode, bincode::Decode)]
 #[repr(usize)]
 pub enum TimerId {
     /// 8254 channel 0 (IRQ 0).
@@ -75,7 +75,7 @@ const TIMERS: usize = 3;
 
 /// At most one pending deadline per timer; the earliest (deadline, id) fires first, so the
 /// order never depends on insertion or hashing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, bincode::Encode)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, bincode::Encode, bincode::Decode)]
 pub struct Timers {
     deadlines: [Option<u64>; TIMERS],
 }

@@ -76,7 +76,7 @@ pub mod sw {
 }
 
 /// The x87 state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, bincode::Encode)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct FpuState {
     /// Physical registers R0..R7 (ST(i) is R[(TOP + i) mod 8]).
     pub regs: [F80; 8],

@@ -1,0 +1,400 @@
+//! The replay log (format version 1): how a run started, every input it received stamped with
+//! the instruction count at delivery, and `(instruction count, state hash)` checkpoints to
+//! verify a replay against. All integers little-endian.
+//!
+//! | size | field |
+//! |---|---|
+//! | 8 | magic `VX86RLOG` |
+//! | 4 | format version (1) |
+//! | 1 | start kind: 0 = an embedded snapshot, 1 = a boot description |
+//! | 8 + n | start payload: length, then a vx86 snapshot or the boot description (see [`Boot`]) |
+//! | 32 | state hash of the machine at the start (verifies the start was rebuilt exactly) |
+//! | 8 | checkpoint interval in instructions (informational) |
+//! | 8 | number of events |
+//! | … | events: instruction count (8), kind (1), payload |
+//! | 32 | SHA-256 of everything before it |
+//!
+//! Event kinds: 1 serial input (4-byte length, bytes), 2 checkpoint (32-byte state hash),
+//! 3 end of the recording (32-byte state hash; the last event, exactly once). Instruction
+//! counts never decrease.
+
+use crate::{check_trailer, FormatError, Reader};
+
+/// The first eight bytes of every replay log.
+pub const MAGIC: [u8; 8] = *b"VX86RLOG";
+/// The log format version this crate writes and reads.
+pub const VERSION: u32 = 1;
+
+/// A guest image a boot description refers to: by content hash, with where it was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRef {
+    /// Where the recording host read it (a hint for the replaying host).
+    pub path: String,
+    /// SHA-256 of its bytes: the replaying host must supply identical bytes.
+    pub sha256: [u8; 32],
+}
+
+/// A run that starts by loading a Linux kernel into a fresh machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Boot {
+    /// The machine configuration, in the machine's canonical encoding.
+    pub config: Vec<u8>,
+    /// The kernel (bzImage).
+    pub kernel: ImageRef,
+    /// The initial RAM disk, if any.
+    pub initrd: Option<ImageRef>,
+    /// The kernel command line.
+    pub cmdline: String,
+}
+
+/// Where a recorded run starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Start {
+    /// From this snapshot (full, vx86 snapshot bytes).
+    Snapshot(Vec<u8>),
+    /// From a fresh machine that loaded a Linux kernel.
+    Boot(Boot),
+}
+
+/// What happened at an instruction count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventKind {
+    /// Bytes sent to the guest's serial console.
+    Serial(Vec<u8>),
+    /// The state hash at this count (a point to verify a replay against).
+    Checkpoint([u8; 32]),
+    /// The recording ended here with this state hash.
+    End([u8; 32]),
+}
+
+/// One event of the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Instructions retired when it happened (inputs are applied before the next one).
+    pub icount: u64,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// A whole replay log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayLog {
+    /// Where the run starts.
+    pub start: Start,
+    /// The state hash at the start.
+    pub start_hash: [u8; 32],
+    /// Instructions between checkpoints when it was recorded.
+    pub checkpoint_interval: u64,
+    /// The events, in order, ending with [`EventKind::End`].
+    pub events: Vec<Event>,
+}
+
+impl ReplayLog {
+    /// The encoded log.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend_from_slice(&MAGIC);
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        let payload = match &self.start {
+            Start::Snapshot(bytes) => {
+                out.push(0);
+                bytes.clone()
+            }
+            Start::Boot(b) => {
+                out.push(1);
+                encode_boot(b)
+            }
+        };
+        put_bytes64(&mut out, &payload);
+        out.extend_from_slice(&self.start_hash);
+        out.extend_from_slice(&self.checkpoint_interval.to_le_bytes());
+        out.extend_from_slice(&(self.events.len() as u64).to_le_bytes());
+        for e in &self.events {
+            out.extend_from_slice(&e.icount.to_le_bytes());
+            match &e.kind {
+                EventKind::Serial(bytes) => {
+                    out.push(1);
+                    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+                    out.extend_from_slice(bytes);
+                }
+                EventKind::Checkpoint(h) => {
+                    out.push(2);
+                    out.extend_from_slice(h);
+                }
+                EventKind::End(h) => {
+                    out.push(3);
+                    out.extend_from_slice(h);
+                }
+            }
+        }
+        let sum = crate::sha256(&out);
+        out.extend_from_slice(&sum);
+        out
+    }
+
+    /// Reads and validates a log (checksum, framing, event order, exactly one final End).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, FormatError> {
+        if bytes.len() < 8 || bytes[..8] != MAGIC {
+            return Err(FormatError::BadMagic {
+                expected: "vx86 replay log",
+                found: bytes[..bytes.len().min(8)].to_vec(),
+            });
+        }
+        let mut r = Reader::new(bytes);
+        r.take(8, "magic")?;
+        let version = r.u32("format version")?;
+        if version != VERSION {
+            return Err(FormatError::UnsupportedVersion {
+                what: "replay log",
+                found: version,
+                supported: VERSION,
+            });
+        }
+        let (content, _) = check_trailer(bytes, "replay log")?;
+        let mut r = Reader::new(content);
+        r.take(12, "header")?;
+        let kind = r.take(1, "start kind")?[0];
+        let payload = take_bytes64(&mut r, "start payload")?;
+        let start = match kind {
+            0 => Start::Snapshot(payload.to_vec()),
+            1 => Start::Boot(decode_boot(payload)?),
+            k => return Err(malformed(format!("unknown start kind {k}"))),
+        };
+        let start_hash = r.array::<32>("start hash")?;
+        let checkpoint_interval = r.u64("checkpoint interval")?;
+        let count = r.u64("event count")?;
+        // each event takes at least 13 bytes: refuse counts the input cannot hold
+        if count > r.remaining() as u64 / 13 {
+            return Err(FormatError::TooLarge {
+                what: "event count",
+                size: count,
+                limit: r.remaining() as u64 / 13,
+            });
+        }
+        let mut events = Vec::with_capacity(count as usize);
+        let mut last = 0;
+        for i in 0..count {
+            let icount = r.u64("event instruction count")?;
+            if icount < last {
+                return Err(malformed(format!(
+                    "event {i} at instruction {icount} comes after one at {last}"
+                )));
+            }
+            last = icount;
+            let kind = match r.take(1, "event kind")?[0] {
+                1 => {
+                    let n = r.u32("serial input length")?;
+                    EventKind::Serial(r.take(n as u64, "serial input bytes")?.to_vec())
+                }
+                2 => EventKind::Checkpoint(r.array::<32>("checkpoint hash")?),
+                3 => EventKind::End(r.array::<32>("end hash")?),
+                k => return Err(malformed(format!("event {i} has unknown kind {k}"))),
+            };
+            let is_end = matches!(kind, EventKind::End(_));
+            if is_end != (i + 1 == count) {
+                return Err(malformed(
+                    "the end event must be the last one, and come exactly once".into(),
+                ));
+            }
+            events.push(Event { icount, kind });
+        }
+        if events.is_empty() {
+            return Err(malformed("no events (a log ends with an end event)".into()));
+        }
+        if r.remaining() != 0 {
+            return Err(malformed(format!(
+                "{} bytes after the last event",
+                r.remaining()
+            )));
+        }
+        Ok(Self {
+            start,
+            start_hash,
+            checkpoint_interval,
+            events,
+        })
+    }
+
+    /// The final event's instruction count and hash.
+    pub fn end(&self) -> (u64, [u8; 32]) {
+        match self.events.last() {
+            Some(Event {
+                icount,
+                kind: EventKind::End(h),
+            }) => (*icount, *h),
+            _ => (0, [0; 32]),
+        }
+    }
+}
+
+fn malformed(detail: String) -> FormatError {
+    FormatError::Malformed {
+        what: "replay log",
+        detail,
+    }
+}
+
+fn put_bytes64(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+    out.extend_from_slice(bytes);
+}
+
+fn take_bytes64<'a>(r: &mut Reader<'a>, what: &'static str) -> Result<&'a [u8], FormatError> {
+    let n = r.u64(what)?;
+    r.take(n, what)
+}
+
+fn take_string(r: &mut Reader, what: &'static str) -> Result<String, FormatError> {
+    let bytes = take_bytes64(r, what)?;
+    String::from_utf8(bytes.to_vec()).map_err(|_| malformed(format!("{what} is not UTF-8")))
+}
+
+/// Boot description: config (bytes), kernel ref, initrd flag + ref, cmdline; strings and
+/// byte strings are length-prefixed (8 bytes).
+fn encode_boot(b: &Boot) -> Vec<u8> {
+    let mut out = Vec::new();
+    put_bytes64(&mut out, &b.config);
+    let image = |out: &mut Vec<u8>, i: &ImageRef| {
+        put_bytes64(out, i.path.as_bytes());
+        out.extend_from_slice(&i.sha256);
+    };
+    image(&mut out, &b.kernel);
+    match &b.initrd {
+        Some(i) => {
+            out.push(1);
+            image(&mut out, i);
+        }
+        None => out.push(0),
+    }
+    put_bytes64(&mut out, b.cmdline.as_bytes());
+    out
+}
+
+fn decode_boot(bytes: &[u8]) -> Result<Boot, FormatError> {
+    let mut r = Reader::new(bytes);
+    let config = take_bytes64(&mut r, "boot configuration")?.to_vec();
+    let image = |r: &mut Reader| -> Result<ImageRef, FormatError> {
+        Ok(ImageRef {
+            path: take_string(r, "image path")?,
+            sha256: r.array::<32>("image hash")?,
+        })
+    };
+    let kernel = image(&mut r)?;
+    let initrd = match r.take(1, "initrd flag")?[0] {
+        0 => None,
+        1 => Some(image(&mut r)?),
+        f => return Err(malformed(format!("initrd flag {f}"))),
+    };
+    let cmdline = take_string(&mut r, "command line")?;
+    if r.remaining() != 0 {
+        return Err(malformed("bytes after the boot description".into()));
+    }
+    Ok(Boot {
+        config,
+        kernel,
+        initrd,
+        cmdline,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> ReplayLog {
+        ReplayLog {
+            start: Start::Boot(Boot {
+                config: vec![1, 2, 3],
+                kernel: ImageRef {
+                    path: "guests/out/bzImage".into(),
+                    sha256: [5; 32],
+                },
+                initrd: Some(ImageRef {
+                    path: "initrd".into(),
+                    sha256: [6; 32],
+                }),
+                cmdline: "console=ttyS0".into(),
+            }),
+            start_hash: [9; 32],
+            checkpoint_interval: 1000,
+            events: vec![
+                Event {
+                    icount: 10,
+                    kind: EventKind::Serial(b"ls\n".to_vec()),
+                },
+                Event {
+                    icount: 1000,
+                    kind: EventKind::Checkpoint([1; 32]),
+                },
+                Event {
+                    icount: 1500,
+                    kind: EventKind::End([2; 32]),
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let log = sample();
+        let bytes = log.to_bytes();
+        assert_eq!(ReplayLog::from_bytes(&bytes).unwrap(), log);
+        assert_eq!(log.end(), (1500, [2; 32]));
+        let snap = ReplayLog {
+            start: Start::Snapshot(vec![7; 100]),
+            ..sample()
+        };
+        assert_eq!(ReplayLog::from_bytes(&snap.to_bytes()).unwrap(), snap);
+    }
+
+    #[test]
+    fn every_truncation_and_bit_flip_is_an_error() {
+        let bytes = sample().to_bytes();
+        for n in 0..bytes.len() {
+            assert!(
+                ReplayLog::from_bytes(&bytes[..n]).is_err(),
+                "truncated to {n}"
+            );
+        }
+        for i in 0..bytes.len() {
+            let mut b = bytes.clone();
+            b[i] ^= 1 << (i % 8);
+            assert!(ReplayLog::from_bytes(&b).is_err(), "bit flip at {i}");
+        }
+    }
+
+    /// Re-seals edited content with a valid checksum, to reach the checks behind it.
+    fn reseal(mut content: Vec<u8>) -> Vec<u8> {
+        content.truncate(content.len() - 32);
+        let sum = crate::sha256(&content);
+        content.extend_from_slice(&sum);
+        content
+    }
+
+    #[test]
+    fn structural_errors_behind_a_valid_checksum() {
+        let mut log = sample();
+        log.events.swap(0, 1);
+        let e = ReplayLog::from_bytes(&log.to_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("comes after one at 1000"), "{e}");
+        let mut log = sample();
+        log.events.pop();
+        let e = ReplayLog::from_bytes(&log.to_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("end event must be the last"), "{e}");
+        // a huge event count in a small file
+        let bytes = sample().to_bytes();
+        let count_at = bytes.len() - 32 - (8 + 1 + 4 + 3) - 2 * (8 + 1 + 32) - 8;
+        let mut b = bytes.clone();
+        b[count_at..count_at + 8].copy_from_slice(&u64::MAX.to_le_bytes());
+        let e = ReplayLog::from_bytes(&reseal(b)).unwrap_err().to_string();
+        assert!(e.contains("event count declares"), "{e}");
+        let mut b = bytes;
+        b[8] = 2;
+        let e = ReplayLog::from_bytes(&b).unwrap_err().to_string();
+        assert!(e.contains("version 2 is not supported"), "{e}");
+    }
+}
