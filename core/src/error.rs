@@ -42,6 +42,13 @@ pub enum VmError {
         /// Size of guest RAM.
         ram_size: u64,
     },
+    /// Snapshot bytes that cannot be restored (corrupted, truncated, another format version,
+    /// inconsistent state), or a snapshot operation that does not apply.
+    #[error("bad snapshot: {0}")]
+    Snapshot(String),
+    /// A replay log that cannot be read or replayed, or a replay that diverged.
+    #[error("replay: {0}")]
+    Replay(String),
     /// A bus mapping overlaps an existing one.
     #[error("bus mapping {what} overlaps an existing mapping")]
     Overlap {

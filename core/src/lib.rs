@@ -21,5 +21,5 @@ pub mod time;
 
 pub use cpu::{CpuState, Exception, SegReg, Segment};
 pub use error::VmError;
-pub use machine::{Checkpoint, ExitReason, Machine, MachineConfig};
+pub use machine::{Checkpoint, ExitReason, Machine, MachineConfig, SnapshotOptions};
 pub use memory::GuestMemory;

@@ -43,7 +43,7 @@ impl Bus {
     }
 
     /// Recomputes [`Bus::intr`].
-    pub(super) fn update_intr(&mut self) {
+    pub(crate) fn update_intr(&mut self) {
         let pic = match self.pic.map(|id| &self.devices[id.0 as usize]) {
             Some(Device::Pic(p)) => p.intr(),
             _ => false,

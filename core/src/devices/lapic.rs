@@ -214,6 +214,18 @@ impl Lapic {
         }
     }
 
+    /// Checks state restored from a snapshot (untrusted) at virtual time `now`: the timer
+    /// did not start in the future.
+    pub fn validate(&self, now: u64) -> Result<(), String> {
+        if self.timer_start > now {
+            return Err(format!(
+                "local APIC timer started at {} ns, after the current time {now} ns",
+                self.timer_start
+            ));
+        }
+        Ok(())
+    }
+
     fn divisor(&self) -> u64 {
         let v = ((self.timer_divide & 8) >> 1) | (self.timer_divide & 3);
         if v == 7 {

@@ -53,6 +53,33 @@ pub enum Device {
 }
 
 impl Device {
+    /// Checks state decoded from a snapshot (untrusted input) at virtual time `now` (ns) for
+    /// values the device code assumes never occur: times in the future, FIFOs beyond their
+    /// depth, initialisation steps that do not exist.
+    pub fn validate(&self, now: u64) -> Result<(), String> {
+        let future = |what: &str, t: u64| {
+            if t > now {
+                Err(format!("{what} at {t} ns, after the current time {now} ns"))
+            } else {
+                Ok(())
+            }
+        };
+        match self {
+            Device::Pit(p) => p
+                .ch
+                .iter()
+                .try_for_each(|c| future("PIT channel start", c.start_ns)),
+            Device::Rtc(r) => future("RTC update", r.last_ns),
+            Device::Lapic(l) => l.validate(now),
+            Device::Uart(u) => u.validate(),
+            Device::Pic(p) => match (p.master.icw_step, p.slave.icw_step) {
+                (0..=4, 0..=4) => Ok(()),
+                steps => Err(format!("8259A initialisation steps {steps:?}")),
+            },
+            _ => Ok(()),
+        }
+    }
+
     /// Port read of `port`, `offset` bytes into the device's port range, at virtual time `now`.
     pub fn io_read(&mut self, port: u16, offset: u16, size: usize, now: u64) -> u32 {
         match self {

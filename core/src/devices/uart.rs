@@ -86,6 +86,20 @@ impl Uart {
         self.mcr & 0x10 != 0
     }
 
+    /// Checks state restored from a snapshot (untrusted): the receive FIFO within its depth,
+    /// a trigger level the FCR can select.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.rx.len() > self.capacity() || ![1, 4, 8, 14].contains(&self.trigger) {
+            return Err(format!(
+                "UART receive FIFO of {} bytes (capacity {}), trigger {}",
+                self.rx.len(),
+                self.capacity(),
+                self.trigger
+            ));
+        }
+        Ok(())
+    }
+
     fn capacity(&self) -> usize {
         if self.fifo_enabled {
             FIFO

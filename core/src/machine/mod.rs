@@ -7,6 +7,7 @@
 //! interrupt sources yet to wake it).
 
 mod checkpoint;
+mod snapshot;
 mod state_hash;
 
 use crate::bus::Bus;
@@ -16,13 +17,14 @@ use crate::devices::{DebugConsole, Device, DeviceId};
 use crate::memory::GuestMemory;
 use crate::VmError;
 pub use checkpoint::Checkpoint;
+pub use snapshot::SnapshotOptions;
 
 /// Consecutive idle skips (HLT to the next timer) that deliver no interrupt before `run`
 /// reports the CPU as halted for good.
 const IDLE_SKIPS_WITHOUT_INTERRUPT: u32 = 64;
 
 /// How a machine is built.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub struct MachineConfig {
     /// Guest RAM in bytes (a multiple of 4 KiB).
     pub ram_size: usize,
@@ -85,6 +87,9 @@ pub struct Machine {
     debug_console: Option<DeviceId>,
     /// Which checkpoint's baseline the RAM dirty bitmap tracks (see `checkpoint.rs`).
     checkpoint_epoch: u64,
+    /// The snapshot last taken or restored and the baseline epoch it started: what an
+    /// incremental snapshot is based on (see `snapshot.rs`).
+    snapshot_base: Option<([u8; 32], u64)>,
 }
 
 impl Machine {
@@ -159,6 +164,7 @@ impl Machine {
             config,
             debug_console,
             checkpoint_epoch: 0,
+            snapshot_base: None,
         })
     }
 

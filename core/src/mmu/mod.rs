@@ -56,8 +56,8 @@ const LARGE: u8 = 1 << 7;
 /// TLB entries (direct-mapped by linear page number; a power of two).
 const TLB_SIZE: usize = 4096;
 
-#[derive(Debug, Clone, Copy, Default)]
-struct TlbEntry {
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, bincode::Encode, bincode::Decode)]
+pub(crate) struct TlbEntry {
     /// Linear page address | 1 when valid; 0 when empty.
     tag: u32,
     /// Physical page address.
@@ -248,6 +248,47 @@ impl Mmu {
         if !keep_global {
             self.has_large = false;
         }
+    }
+
+    /// The TLB's valid entries with their slots, and whether any came from a large page
+    /// (what a snapshot saves: on hardware a guest can observe a stale entry).
+    pub(crate) fn tlb_entries(&self) -> (bool, Vec<(u16, TlbEntry)>) {
+        let entries = (self.tlb.iter().enumerate())
+            .filter(|(_, e)| e.tag != 0)
+            .map(|(i, e)| (i as u16, *e))
+            .collect();
+        (self.has_large, entries)
+    }
+
+    /// Replaces the TLB with `entries` (from [`Mmu::tlb_entries`], untrusted): each slot once,
+    /// ascending, matching its tag, with a page size the walker produces.
+    pub(crate) fn restore_tlb(
+        &mut self,
+        has_large: bool,
+        entries: &[(u16, TlbEntry)],
+    ) -> Result<(), String> {
+        let mut tlb = vec![TlbEntry::default(); TLB_SIZE];
+        let mut last = None;
+        for &(slot, e) in entries {
+            if last.is_some_and(|l| l >= slot) || slot as usize >= TLB_SIZE {
+                return Err(format!("TLB slot {slot} out of order or out of range"));
+            }
+            last = Some(slot);
+            let good_tag = e.tag & 0xFFF == 1 && (e.tag >> 12) as usize & (TLB_SIZE - 1) == slot as usize;
+            let large = e.bits & LARGE != 0;
+            let good_size = if large {
+                e.size_log2 == 21 || e.size_log2 == 22
+            } else {
+                e.size_log2 == 12
+            };
+            if !good_tag || !good_size || e.frame & 0xFFF != 0 || (large && !has_large) {
+                return Err(format!("TLB slot {slot} holds an entry no walk produces: {e:?}"));
+            }
+            tlb[slot as usize] = e;
+        }
+        self.tlb = tlb;
+        self.has_large = has_large;
+        Ok(())
     }
 
     /// INVLPG: drops the translation of the page holding `lin` (all of a large page's pieces,
