@@ -21,5 +21,9 @@ pub mod time;
 
 pub use cpu::{CpuState, Exception, SegReg, Segment};
 pub use error::VmError;
-pub use machine::{Checkpoint, ExitReason, Machine, MachineConfig, SnapshotOptions};
+pub use machine::{
+    first_difference, Checkpoint, Divergence, ExitReason, Machine, MachineConfig, RecordStart,
+    Replay, ReplayStatus, SnapshotOptions, DEFAULT_CHECKPOINT_INTERVAL,
+};
 pub use memory::GuestMemory;
+pub use vx86_snapshots;

@@ -3,7 +3,9 @@
 //! arithmetic flags lazily and writes them back when it produces a `CpuState`).
 
 /// Segment registers in their x86 encoding order (the `sreg` field of ModRM).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, bincode::Encode, bincode::Decode)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, bincode::Encode, bincode::Decode,
+)]
 #[repr(u8)]
 pub enum SegReg {
     /// ES

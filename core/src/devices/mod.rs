@@ -22,7 +22,9 @@ pub use debugcon::DebugConsole;
 pub use scratch::ScratchRegisters;
 
 /// Index of a device in [`crate::bus::Bus::devices`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, bincode::Encode, bincode::Decode)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, bincode::Encode, bincode::Decode,
+)]
 pub struct DeviceId(pub u16);
 
 /// Every device vx86 can attach.
@@ -53,6 +55,21 @@ pub enum Device {
 }
 
 impl Device {
+    /// A copy without the output already sent towards the host (a UART's transmitted bytes,
+    /// the debug console's text): the guest cannot observe it, and when the host collects it
+    /// must not change the state hash.
+    pub fn without_host_output(&self) -> Device {
+        match self {
+            Device::Uart(u) => {
+                let mut u = u.clone();
+                u.tx.clear();
+                Device::Uart(u)
+            }
+            Device::DebugConsole(_) => Device::DebugConsole(DebugConsole::default()),
+            other => other.clone(),
+        }
+    }
+
     /// Checks state decoded from a snapshot (untrusted input) at virtual time `now` (ns) for
     /// values the device code assumes never occur: times in the future, FIFOs beyond their
     /// depth, initialisation steps that do not exist.
@@ -65,10 +82,10 @@ impl Device {
             }
         };
         match self {
-            Device::Pit(p) => p
-                .ch
-                .iter()
-                .try_for_each(|c| future("PIT channel start", c.start_ns)),
+            Device::Pit(p) => {
+                p.ch.iter()
+                    .try_for_each(|c| future("PIT channel start", c.start_ns))
+            }
             Device::Rtc(r) => future("RTC update", r.last_ns),
             Device::Lapic(l) => l.validate(now),
             Device::Uart(u) => u.validate(),

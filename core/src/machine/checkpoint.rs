@@ -56,6 +56,13 @@ impl Machine {
     /// pages written since (all of RAM if `c` is not the newest checkpoint). Returns how many
     /// RAM pages were copied. `c` must come from this machine (same RAM size), else an error.
     pub fn restore_checkpoint(&mut self, c: &Checkpoint) -> Result<usize, crate::VmError> {
+        if self.is_recording() {
+            return Err(crate::VmError::Replay(
+                "restoring a checkpoint while recording would break the log; finish the \
+                 recording first"
+                    .into(),
+            ));
+        }
         if c.ram.size() != self.bus.mem.size() {
             return Err(crate::VmError::Config(format!(
                 "checkpoint of a machine with {} bytes of RAM restored into one with {}",

@@ -7,6 +7,7 @@
 //! interrupt sources yet to wake it).
 
 mod checkpoint;
+mod replay;
 mod snapshot;
 mod state_hash;
 
@@ -17,6 +18,9 @@ use crate::devices::{DebugConsole, Device, DeviceId};
 use crate::memory::GuestMemory;
 use crate::VmError;
 pub use checkpoint::Checkpoint;
+pub use replay::{
+    first_difference, Divergence, RecordStart, Replay, ReplayStatus, DEFAULT_CHECKPOINT_INTERVAL,
+};
 pub use snapshot::SnapshotOptions;
 
 /// Consecutive idle skips (HLT to the next timer) that deliver no interrupt before `run`
@@ -90,6 +94,10 @@ pub struct Machine {
     /// The snapshot last taken or restored and the baseline epoch it started: what an
     /// incremental snapshot is based on (see `snapshot.rs`).
     snapshot_base: Option<([u8; 32], u64)>,
+    /// The recording in progress, if any (see `replay.rs`).
+    recorder: Option<Box<replay::Recorder>>,
+    /// The images `load_linux` loaded (hashes), for recordings that reference them.
+    linux_images: Option<replay::LinuxImages>,
 }
 
 impl Machine {
@@ -165,6 +173,8 @@ impl Machine {
             debug_console,
             checkpoint_epoch: 0,
             snapshot_base: None,
+            recorder: None,
+            linux_images: None,
         })
     }
 
@@ -221,6 +231,7 @@ impl Machine {
         self.write_chunks(&boot.chunks)?;
         self.write_firmware_tables()?;
         self.cpu.set_state(boot.state);
+        self.linux_images = Some(replay::LinuxImages::new(kernel, initrd, cmdline));
         Ok(())
     }
 
@@ -293,6 +304,9 @@ impl Machine {
     /// Sends bytes to the guest's serial port COM1 (they enter its receive FIFO as room
     /// becomes available).
     pub fn send_serial(&mut self, data: &[u8]) {
+        if self.recorder.is_some() {
+            self.record_input(vx86_snapshots::replay_log::EventKind::Serial(data.to_vec()));
+        }
         self.bus.serial_in.extend(data.iter().copied());
         self.bus.serial_update();
     }
@@ -357,6 +371,14 @@ impl Machine {
     /// down. A valid instruction vx86 does not implement yet stops the run with
     /// `Err(VmError::Unsupported)`, with EIP on that instruction and nothing of it executed.
     pub fn run(&mut self, max_instructions: u64) -> Result<ExitReason, VmError> {
+        if self.recorder.is_some() {
+            self.run_recording(max_instructions)
+        } else {
+            self.run_unrecorded(max_instructions)
+        }
+    }
+
+    fn run_unrecorded(&mut self, max_instructions: u64) -> Result<ExitReason, VmError> {
         let end = self.cpu.icount.saturating_add(max_instructions);
         let mut idle_skips = 0;
         loop {

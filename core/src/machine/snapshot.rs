@@ -90,6 +90,16 @@ fn format_error(e: vx86_snapshots::FormatError) -> VmError {
     VmError::Snapshot(e.to_string())
 }
 
+/// The configuration's canonical encoding (as in the `CONF` section).
+pub(super) fn encode_config(config: &MachineConfig) -> Vec<u8> {
+    encode(config)
+}
+
+/// Decodes a configuration encoded by [`encode_config`] (untrusted bytes).
+pub(super) fn decode_config(bytes: &[u8]) -> Result<MachineConfig, VmError> {
+    decode(bytes, "configuration")
+}
+
 /// SHA-256 of the configuration's canonical encoding (the snapshot header's config hash).
 pub(super) fn config_hash(config: &MachineConfig) -> [u8; 32] {
     use sha2::Digest;
@@ -107,15 +117,19 @@ impl Machine {
                     SnapshotKind::Incremental { base }
                 }
                 Some(_) => {
-                    return Err(bad("an incremental snapshot needs the last snapshot as the \
+                    return Err(bad(
+                        "an incremental snapshot needs the last snapshot as the \
                          baseline, but a checkpoint was taken or restored since; take a full \
                          snapshot"
-                        .into()))
+                            .into(),
+                    ))
                 }
                 None => {
-                    return Err(bad("an incremental snapshot needs a snapshot taken or restored \
+                    return Err(bad(
+                        "an incremental snapshot needs a snapshot taken or restored \
                          first on this machine; take a full snapshot"
-                        .into()))
+                            .into(),
+                    ))
                 }
             }
         } else {
@@ -184,14 +198,18 @@ impl Machine {
     pub fn from_snapshot(bytes: &[u8]) -> Result<Machine, VmError> {
         let c = container::read(bytes, MAX_BODY).map_err(format_error)?;
         if c.header.kind != SnapshotKind::Full {
-            return Err(bad("this is an incremental snapshot: restore its base with \
+            return Err(bad(
+                "this is an incremental snapshot: restore its base with \
                  Machine::from_snapshot, then apply it with apply_incremental_snapshot"
-                .into()));
+                    .into(),
+            ));
         }
         c.expect_sections(&SECTIONS).map_err(format_error)?;
         let config: MachineConfig = decode(c.section(CONF).map_err(format_error)?, "CONF")?;
         if config_hash(&config) != c.header.config_hash {
-            return Err(bad("the configuration does not match the header's hash".into()));
+            return Err(bad(
+                "the configuration does not match the header's hash".into()
+            ));
         }
         let mut m = Machine::new(config).map_err(|e| bad(format!("CONF: {e}")))?;
         m.apply_sections(&c)?;
@@ -205,10 +223,14 @@ impl Machine {
     pub fn apply_incremental_snapshot(&mut self, bytes: &[u8]) -> Result<(), VmError> {
         let c = container::read(bytes, MAX_BODY).map_err(format_error)?;
         let SnapshotKind::Incremental { base } = c.header.kind else {
-            return Err(bad("this is a full snapshot: use Machine::from_snapshot".into()));
+            return Err(bad(
+                "this is a full snapshot: use Machine::from_snapshot".into()
+            ));
         };
         if c.header.config_hash != config_hash(&self.config) {
-            return Err(bad("the snapshot is of a machine with another configuration".into()));
+            return Err(bad(
+                "the snapshot is of a machine with another configuration".into(),
+            ));
         }
         match self.snapshot_base {
             Some((id, epoch))

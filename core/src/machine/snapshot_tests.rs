@@ -55,7 +55,11 @@ fn restored_machine_continues_exactly_like_the_original() {
         let mut m = machine();
         m.run(300_000).unwrap();
         let bytes = full(&mut m, compress);
-        assert_eq!(bytes, full(&mut m, compress), "canonical: same state, same bytes");
+        assert_eq!(
+            bytes,
+            full(&mut m, compress),
+            "canonical: same state, same bytes"
+        );
         let mut r = Machine::from_snapshot(&bytes).unwrap();
         assert_eq!(r.state_hash(), m.state_hash());
         assert_eq!(r.instruction_count(), 300_000);
@@ -137,7 +141,10 @@ fn corrupted_snapshots_are_refused_or_restore_safely() {
     let good = full(&mut m, false);
     // every truncation point of the small sections, and a flipped bit anywhere: an error
     for n in (0..good.len()).step_by(97) {
-        assert!(Machine::from_snapshot(&good[..n]).is_err(), "truncated to {n}");
+        assert!(
+            Machine::from_snapshot(&good[..n]).is_err(),
+            "truncated to {n}"
+        );
     }
     let mut flipped = good.clone();
     flipped[good.len() / 2] ^= 4;
@@ -178,7 +185,10 @@ fn corrupted_snapshots_are_refused_or_restore_safely() {
             }
         }
     }
-    assert!(refused > 300 && restored > 300, "{refused} refused, {restored} restored");
+    assert!(
+        refused > 300 && restored > 300,
+        "{refused} refused, {restored} restored"
+    );
 }
 
 #[test]

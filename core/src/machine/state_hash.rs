@@ -4,7 +4,8 @@
 //! Covered, in this order: a format tag; the CPU's architectural state (flags materialised)
 //! with the instruction count and the interrupt/trap shadows, the pending INTR vector, the
 //! shutdown state and the CPL; every device's registers (the closed `Device` enum, in bus
-//! order); the virtual clock, the armed timers, host input not yet received, the reset and
+//! order; output already sent towards the host, which the guest cannot see, left out, so
+//! collecting it does not change the hash); the virtual clock, the armed timers, host input not yet received, the reset and
 //! power-off requests and the A20 gate; then every non-zero 4 KiB page of RAM with its page
 //! number. Values are encoded with bincode (fixed-width little-endian integers), so the bytes
 //! do not depend on the host.
@@ -18,7 +19,7 @@ use super::Machine;
 use sha2::{Digest, Sha256};
 
 /// The encoding's version: changes whenever the covered state or its encoding changes.
-const FORMAT: &[u8] = b"vx86 state hash v1";
+const FORMAT: &[u8] = b"vx86 state hash v2";
 
 /// Feeds the canonical encoding of `value` (length-prefixed) into `h`.
 fn put<T: bincode::Encode>(h: &mut Sha256, value: &T) {
@@ -51,7 +52,12 @@ impl Machine {
             ),
         );
         let bus = &self.bus;
-        put(&mut h, &bus.devices);
+        let devices: Vec<_> = bus
+            .devices
+            .iter()
+            .map(|d| d.without_host_output())
+            .collect();
+        put(&mut h, &devices);
         put(
             &mut h,
             &(
@@ -114,5 +120,12 @@ mod tests {
         d.run(1000).unwrap();
         d.send_serial(b"x");
         assert_ne!(a.state_hash(), d.state_hash());
+        // output the host collects is not state: the guest cannot see it
+        let mut e = machine();
+        e.run(1000).unwrap();
+        e.bus_mut().io_out(0x3F8, 1, u32::from(b'!'), 1000);
+        let before = e.state_hash();
+        assert_eq!(e.take_serial_output(), b"!");
+        assert_eq!(e.state_hash(), before);
     }
 }

@@ -274,7 +274,8 @@ impl Mmu {
                 return Err(format!("TLB slot {slot} out of order or out of range"));
             }
             last = Some(slot);
-            let good_tag = e.tag & 0xFFF == 1 && (e.tag >> 12) as usize & (TLB_SIZE - 1) == slot as usize;
+            let good_tag =
+                e.tag & 0xFFF == 1 && (e.tag >> 12) as usize & (TLB_SIZE - 1) == slot as usize;
             let large = e.bits & LARGE != 0;
             let good_size = if large {
                 e.size_log2 == 21 || e.size_log2 == 22
@@ -282,7 +283,9 @@ impl Mmu {
                 e.size_log2 == 12
             };
             if !good_tag || !good_size || e.frame & 0xFFF != 0 || (large && !has_large) {
-                return Err(format!("TLB slot {slot} holds an entry no walk produces: {e:?}"));
+                return Err(format!(
+                    "TLB slot {slot} holds an entry no walk produces: {e:?}"
+                ));
             }
             tlb[slot as usize] = e;
         }
