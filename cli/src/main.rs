@@ -4,14 +4,23 @@
 //! - `vx86 run --kernel BZIMAGE [--initrd FILE] [--append CMDLINE] [--mem SIZE]
 //!   [--max-instructions N] [--until TEXT] [--input-file FILE]`: boots Linux with the serial
 //!   console on the terminal (see `linux.rs`).
+//! - `vx86 resume SNAPSHOT [...]`: continues a machine saved with `--snapshot-at N
+//!   --snapshot-out FILE` (see `session.rs` for the options both share).
+//! - `vx86 replay LOG`: re-runs a session recorded with `--record LOG` and checks it (see
+//!   `replay.rs`).
 //! - `vx86 hello`: runs a built-in real-mode program that prints over the debug console.
 //! - `vx86 run-flat FILE [--address A] [--entry IP] [--max-instructions N]`: loads a raw binary
 //!   at a physical address, runs it in real mode and prints what it writes to port 0xE9.
 //! - `vx86 bench [--instructions N] [--paging]`: interpreted instructions per second on a loop
 //!   in real mode, or in 32-bit protected mode with paging (every access through the TLB).
+//! - `vx86 bench-snapshot --kernel K [--initrd I]`: step, snapshot and checkpoint costs on a
+//!   booted Linux guest (see `bench_snapshot.rs`).
 
+mod bench_snapshot;
 mod linux;
 mod programs;
+mod replay;
+mod session;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -20,20 +29,28 @@ use std::time::Instant;
 use vx86_core::{ExitReason, Machine, MachineConfig, VmError};
 
 const USAGE: &str = "usage:
-  vx86 run --kernel BZIMAGE [--initrd FILE] [--append CMDLINE] [--mem SIZE]
-           [--max-instructions N] [--until TEXT] [--input-file FILE] [--print-hash]
-           (interactive on a terminal: Ctrl-A x quits)
+  vx86 run --kernel BZIMAGE [--initrd FILE] [--append CMDLINE] [--mem SIZE] [SESSION]
+  vx86 resume SNAPSHOT [SESSION]
+  vx86 replay LOG [--kernel K] [--initrd I] [--perturb-input K] [--print-hash]
+     SESSION: [--max-instructions N (from machine start)] [--until TEXT] [--input-file FILE]
+              [--print-hash] [--snapshot-at N --snapshot-out FILE] [--record LOG
+              [--checkpoint-interval N]] [--profile N]
+     (interactive on a terminal: Ctrl-A x quits)
   vx86 hello
   vx86 run-flat FILE [--address ADDR] [--entry IP] [--max-instructions N]
-  vx86 bench [--instructions N] [--paging]";
+  vx86 bench [--instructions N] [--paging]
+  vx86 bench-snapshot --kernel BZIMAGE [--initrd FILE] [--append CMDLINE] [--steps N]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("run") => linux::run(&args[1..]),
+        Some("resume") => linux::resume(&args[1..]),
+        Some("replay") => replay::replay(&args[1..]),
         Some("hello") => hello(),
         Some("run-flat") => run_flat(&args[1..]),
         Some("bench") => bench(&args[1..]),
+        Some("bench-snapshot") => bench_snapshot::bench_snapshot(&args[1..]),
         Some("-h" | "--help") => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
@@ -79,6 +96,16 @@ fn option(args: &[String], name: &str) -> Result<Option<u64>, String> {
             .map(Some),
         None => Ok(None),
     }
+}
+
+/// Prints `state-hash: <hex>` and `instructions: <n>` on stdout, each on a line of its own
+/// even when the guest's console output did not end with a newline (`last` is its last byte).
+fn print_hash(m: &Machine, last: Option<u8>) {
+    if last.is_some_and(|b| b != b'\n') {
+        println!();
+    }
+    println!("state-hash: {}", m.state_hash_hex());
+    println!("instructions: {}", m.instruction_count());
 }
 
 fn run_to_end(m: &mut Machine, max: u64) -> Result<ExitCode, String> {

@@ -6,7 +6,10 @@
 //! `BOOT-OK` with the same inputs, which must give the same output, count and state hash.
 
 use std::path::PathBuf;
-use vx86_core::{ExitReason, Machine, MachineConfig};
+use vx86_core::vx86_snapshots::replay_log::{EventKind, ImageRef};
+use vx86_core::{
+    ExitReason, Machine, MachineConfig, RecordStart, Replay, ReplayStatus, SnapshotOptions,
+};
 
 /// Instructions allowed for a whole boot-run-poweroff cycle (a boot takes ≈5 G today).
 const BUDGET: u64 = 20_000_000_000;
@@ -90,9 +93,12 @@ fn check(cmdline: &str, want: ExitReason) {
 }
 
 /// The determinism contract on a real guest: two boots with the same inputs reach `BOOT-OK`
-/// after the same number of instructions, with the same console output and state hash.
+/// after the same number of instructions, with the same console output and state hash. Then,
+/// from that point: a snapshot restores to the same hash; a session typed at the shell is
+/// recorded, replays to the same output and hash, and a perturbed input is found at its
+/// instruction.
 #[test]
-fn two_boots_to_boot_ok_are_identical() {
+fn two_boots_to_boot_ok_are_identical_then_snapshot_record_and_replay() {
     let run = || {
         let mut m = linux_machine("console=ttyS0 panic=-1");
         let mut console = Vec::new();
@@ -102,13 +108,115 @@ fn two_boots_to_boot_ok_are_identical() {
             m.run(10_000_000).unwrap();
             console.extend(m.take_serial_output());
         }
-        (console, m.instruction_count(), m.state_hash_hex())
+        (console, m.instruction_count(), m.state_hash_hex(), m)
     };
     let (a, b) = (run(), run());
     assert_eq!(a.1, b.1, "instruction counts differ");
     assert!(a.0 == b.0, "console output differs");
     assert_eq!(a.2, b.2, "state hashes differ");
     println!("BOOT-OK twice at {} instructions, state hash {}", a.1, a.2);
+    drop(b);
+    let mut m = a.3;
+    snapshot_round_trip(&mut m);
+    recorded_session_replays(m);
+}
+
+/// A full snapshot of the booted guest restores into a new machine with the same hash, and
+/// both run on identically.
+fn snapshot_round_trip(m: &mut Machine) {
+    let t = std::time::Instant::now();
+    let bytes = m
+        .save_snapshot(SnapshotOptions {
+            compress: true,
+            incremental: false,
+        })
+        .unwrap();
+    let saved = t.elapsed();
+    let t = std::time::Instant::now();
+    let mut r = Machine::from_snapshot(&bytes).unwrap();
+    println!(
+        "snapshot: {} bytes, saved in {saved:?}, loaded in {:?}",
+        bytes.len(),
+        t.elapsed()
+    );
+    assert_eq!(r.state_hash(), m.state_hash());
+    m.run(50_000_000).unwrap();
+    r.run(50_000_000).unwrap();
+    assert_eq!(r.state_hash(), m.state_hash());
+    assert_eq!(r.take_serial_output(), m.take_serial_output());
+}
+
+/// Types commands at the shell while recording (starting from an embedded snapshot), replays
+/// the log, then perturbs each input in turn: the replay reports a divergence at the next
+/// checkpoint and bisecting finds the input's instruction count.
+fn recorded_session_replays(mut m: Machine) {
+    const INTERVAL: u64 = 20_000_000;
+    m.start_recording(RecordStart::Snapshot, INTERVAL).unwrap();
+    let mut console = Vec::new();
+    for cmd in ["echo $((6*7))\n", "uname -m\n", "echo DONE-$((1+1))\n"] {
+        m.send_serial(cmd.as_bytes());
+        let want = cmd
+            .trim_end()
+            .trim_start_matches("echo ")
+            .replace("$((6*7))", "42");
+        let want = want
+            .replace("DONE-$((1+1))", "DONE-2")
+            .replace("uname -m", "i686");
+        let seen = console.len();
+        while !String::from_utf8_lossy(&console[seen..]).contains(&want) {
+            assert!(m.instruction_count() < BUDGET, "no {want}");
+            m.run(1_000_000).unwrap();
+            console.extend(m.take_serial_output());
+        }
+    }
+    let end_hash = m.state_hash();
+    let log = m.finish_recording().unwrap();
+    let inputs = log
+        .events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Serial(_)))
+        .count();
+    assert_eq!(inputs, 3);
+    let bytes = log.to_bytes();
+
+    let clean = Replay::from_bytes(&bytes).unwrap();
+    let mut no_images = |_: &ImageRef| -> Result<Vec<u8>, String> { Err("embedded".into()) };
+    let mut r = clean.clone();
+    let mut replayed = r.start_machine(&mut no_images).unwrap();
+    let mut out = Vec::new();
+    loop {
+        let s = r.advance(&mut replayed, 5_000_000).unwrap();
+        out.extend(replayed.take_serial_output());
+        match s {
+            ReplayStatus::Running => {}
+            ReplayStatus::Finished => break,
+            ReplayStatus::Diverged(d) => panic!("clean replay {d}"),
+        }
+    }
+    assert_eq!(replayed.state_hash(), end_hash);
+    assert!(out == console, "replayed console output differs");
+
+    let mut bad = clean.clone();
+    let at = bad.perturb_input(1).unwrap();
+    let mut mb = bad.start_machine(&mut no_images).unwrap();
+    let d = match bad.advance(&mut mb, u64::MAX).unwrap() {
+        ReplayStatus::Diverged(d) => d,
+        other => panic!("perturbed input not noticed: {other:?}"),
+    };
+    assert!(d.icount >= at && d.icount - at <= INTERVAL, "{d}");
+    let first = vx86_core::first_difference(
+        (&clean, clean.start_machine(&mut no_images).unwrap()),
+        (&bad, bad.start_machine(&mut no_images).unwrap()),
+        d.icount,
+    )
+    .unwrap()
+    .expect("a difference");
+    assert_eq!(first.icount, at, "{first}");
+    println!(
+        "session of {} instructions replayed; perturbed input at {at}: reported {d}, bisected to {}",
+        log.end().0 - log.events[0].icount,
+        first.icount
+    );
 }
 
 /// An in-memory checkpoint of the booting guest, restored 100 times: every time the same state

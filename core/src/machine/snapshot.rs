@@ -196,6 +196,12 @@ impl Machine {
     /// process or on any host). Every field is validated; bad bytes give
     /// [`VmError::Snapshot`] with the reason.
     pub fn from_snapshot(bytes: &[u8]) -> Result<Machine, VmError> {
+        Self::from_snapshot_with_ram_limit(bytes, MAX_BODY)
+    }
+
+    /// [`Machine::from_snapshot`], refusing snapshots of machines with more than `max_ram`
+    /// bytes of RAM before allocating it (for hosts that restore snapshots they did not make).
+    pub fn from_snapshot_with_ram_limit(bytes: &[u8], max_ram: u64) -> Result<Machine, VmError> {
         let c = container::read(bytes, MAX_BODY).map_err(format_error)?;
         if c.header.kind != SnapshotKind::Full {
             return Err(bad(
@@ -206,6 +212,12 @@ impl Machine {
         }
         c.expect_sections(&SECTIONS).map_err(format_error)?;
         let config: MachineConfig = decode(c.section(CONF).map_err(format_error)?, "CONF")?;
+        if config.ram_size as u64 > max_ram {
+            return Err(bad(format!(
+                "CONF: {} bytes of RAM, more than the limit of {max_ram}",
+                config.ram_size
+            )));
+        }
         if config_hash(&config) != c.header.config_hash {
             return Err(bad(
                 "the configuration does not match the header's hash".into()
