@@ -139,6 +139,10 @@ fn run_to_end(m: &mut Machine, max: u64) -> Result<ExitCode, String> {
             summary("triple-fault");
             Ok(ExitCode::from(4))
         }
+        Ok(ExitReason::Breakpoint | ExitReason::Hooked) => {
+            summary("stopped");
+            Ok(ExitCode::SUCCESS)
+        }
         Ok(ExitReason::Reset) => {
             summary("reset");
             Ok(ExitCode::from(5))

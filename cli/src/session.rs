@@ -191,6 +191,8 @@ impl Session {
             End::Machine(ExitReason::BudgetReached) => ("budget", 3),
             End::Machine(ExitReason::TripleFault) => ("triple-fault", 4),
             End::Machine(ExitReason::Reset) => ("reboot", 5),
+            // the CLI sets no breakpoints or hooks outside the GDB stub
+            End::Machine(ExitReason::Breakpoint | ExitReason::Hooked) => ("stopped", 0),
         };
         if self.print_hash {
             crate::print_hash(m, self.last_output);

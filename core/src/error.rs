@@ -49,6 +49,9 @@ pub enum VmError {
     /// A replay log that cannot be read or replayed, or a replay that diverged.
     #[error("replay: {0}")]
     Replay(String),
+    /// A linear address the host asked to access is not mapped by the guest's page tables.
+    #[error("linear address {0:#010x} is not mapped")]
+    NotMapped(u32),
     /// A bus mapping overlaps an existing one.
     #[error("bus mapping {what} overlaps an existing mapping")]
     Overlap {

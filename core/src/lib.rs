@@ -21,6 +21,7 @@ pub mod time;
 
 pub use cpu::{CpuState, Exception, SegReg, Segment};
 pub use error::VmError;
+pub mod hooks;
 pub use machine::{
     first_difference, Checkpoint, Divergence, ExitReason, Machine, MachineConfig, RecordStart,
     Replay, ReplayStatus, SnapshotOptions, DEFAULT_CHECKPOINT_INTERVAL,

@@ -70,6 +70,8 @@ pub struct Bus {
     /// 8259A's INTR reaches the CPU (directly or through LINT0). Kept current after every
     /// change to the interrupt controllers.
     pub intr: bool,
+    /// Host hooks on I/O, MMIO, interrupts and CR3 loads (see `hooks`).
+    pub hooks: crate::hooks::Hooks,
     /// Physical address mask applied by the A20 gate: all ones when A20 is enabled, bit 20
     /// clear when disabled (real-mode wrap at 1 MiB).
     pub a20_mask: u32,
@@ -96,6 +98,7 @@ impl Bus {
             kbc: None,
             pci: None,
             reset_requested: false,
+            hooks: crate::hooks::Hooks::default(),
             serial_in: std::collections::VecDeque::new(),
             clock: VirtualClock::new(DEFAULT_HZ),
             timers: Timers::default(),
@@ -229,9 +232,22 @@ impl Bus {
             Some(m) => {
                 let v = self.devices[m.device.0 as usize].mmio_read(addr as u64 - m.start, n, now);
                 self.after_access(m.device, now);
+                if self.hooks.any_mmio {
+                    let v = self.hooks.mmio(addr, n, false, v);
+                    self.after_hook();
+                    return v;
+                }
                 v
             }
             None => all_ones,
+        }
+    }
+
+    /// After hooks ran: a hook that asked to stop ends the running block after this
+    /// instruction (the block loop stops when the timer deadline is reached).
+    pub(crate) fn after_hook(&mut self) {
+        if self.hooks.stop.is_some() {
+            self.timer_icount = 0;
         }
     }
 
@@ -244,6 +260,10 @@ impl Bus {
             let now = self.clock.now_ns(self.icount);
             self.devices[m.device.0 as usize].mmio_write(addr as u64 - m.start, n, v, now);
             self.after_access(m.device, now);
+            if self.hooks.any_mmio {
+                self.hooks.mmio(addr, n, true, v);
+                self.after_hook();
+            }
         }
     }
 
@@ -404,6 +424,16 @@ impl Bus {
     /// Port input of `n` (1, 2 or 4) bytes by the instruction retiring as number `icount`;
     /// unclaimed ports read as all ones.
     pub fn io_in(&mut self, port: u16, n: usize, icount: u64) -> u32 {
+        let v = self.io_in_device(port, n, icount);
+        if self.hooks.any_io {
+            let v = self.hooks.io(port, n, false, v);
+            self.after_hook();
+            return v;
+        }
+        v
+    }
+
+    fn io_in_device(&mut self, port: u16, n: usize, icount: u64) -> u32 {
         let now = self.clock.now_ns(icount);
         match self.ports.find(port as u64).copied() {
             Some(m) => {
@@ -423,6 +453,10 @@ impl Bus {
         if let Some(m) = self.ports.find(port as u64).copied() {
             self.devices[m.device.0 as usize].io_write(port, port - m.start as u16, n, v, now);
             self.after_access(m.device, now);
+        }
+        if self.hooks.any_io {
+            self.hooks.io(port, n, true, v);
+            self.after_hook();
         }
     }
 }

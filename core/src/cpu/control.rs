@@ -92,10 +92,15 @@ impl Cpu {
             self.s.pdpte = self.load_pdptes(bus, v)?;
             self.mmu.mode.pdpte = self.s.pdpte;
         }
+        let old = self.s.cr3;
         self.s.cr3 = v;
         self.mmu.mode.cr3 = v;
         self.mmu.flush(self.mmu.pge);
         self.stop_block = true;
+        if bus.hooks.any_cr3 {
+            bus.hooks.cr3(old, v);
+            bus.after_hook();
+        }
         Ok(())
     }
 

@@ -72,8 +72,10 @@ impl Machine {
         }
         let mut ram = std::mem::replace(&mut self.bus.mem, placeholder());
         let copied = ram.restore_from(&c.ram, c.epoch != self.checkpoint_epoch);
+        let hooks = std::mem::take(&mut self.bus.hooks);
         self.bus = c.bus.clone();
         self.bus.mem = ram;
+        self.bus.hooks = hooks; // host configuration, not state: the current hooks stay
         self.cpu = c.cpu.clone();
         self.checkpoint_epoch = c.epoch;
         Ok(copied)

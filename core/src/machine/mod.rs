@@ -7,6 +7,7 @@
 //! interrupt sources yet to wake it).
 
 mod checkpoint;
+mod inspect;
 mod replay;
 mod snapshot;
 mod state_hash;
@@ -79,6 +80,11 @@ pub enum ExitReason {
     Reset,
     /// The guest powered the machine off (ACPI soft-off, S5).
     PowerOff,
+    /// The CPU reached a breakpoint ([`Machine::add_breakpoint`], or `run_until`'s address);
+    /// the instruction there has not run yet.
+    Breakpoint,
+    /// A hook callback asked to stop ([`Machine::last_hook_event`] says which event).
+    Hooked,
 }
 
 /// A whole x86 PC.
@@ -98,6 +104,13 @@ pub struct Machine {
     recorder: Option<Box<replay::Recorder>>,
     /// The images `load_linux` loaded (hashes), for recordings that reference them.
     linux_images: Option<replay::LinuxImages>,
+    /// Linear addresses where `run` stops before executing (see `inspect.rs`).
+    breakpoints: std::collections::BTreeSet<u32>,
+    /// The instruction count at which a run stopped before an instruction (breakpoint or code
+    /// hook): the next run executes that instruction without stopping there again.
+    resume_past: Option<(u64, u32)>,
+    /// The hook event that ended the last run with `ExitReason::Hooked`.
+    last_hook: Option<crate::hooks::HookEvent>,
 }
 
 impl Machine {
@@ -175,6 +188,9 @@ impl Machine {
             snapshot_base: None,
             recorder: None,
             linux_images: None,
+            breakpoints: Default::default(),
+            resume_past: None,
+            last_hook: None,
         })
     }
 
@@ -382,6 +398,11 @@ impl Machine {
         let end = self.cpu.icount.saturating_add(max_instructions);
         let mut idle_skips = 0;
         loop {
+            if let Some(ev) = self.bus.hooks.stop.take() {
+                self.last_hook = Some(ev);
+                self.bus.retime();
+                return Ok(ExitReason::Hooked);
+            }
             if self.cpu.shutdown {
                 return Ok(ExitReason::TripleFault);
             }
@@ -431,6 +452,15 @@ impl Machine {
             if left == 0 {
                 return Ok(ExitReason::BudgetReached);
             }
+            // Breakpoints and code hooks: checked before each instruction (one per dispatch).
+            let watch_code = self.bus.hooks.any_code || !self.breakpoints.is_empty();
+            let here = (self.cpu.icount, self.cpu.s.eip);
+            if watch_code && self.resume_past.take() != Some(here) {
+                if let Some(stop) = self.code_stop() {
+                    self.resume_past = Some(here);
+                    return Ok(stop);
+                }
+            }
             // With TF set, run one instruction at a time and trap after each; with an
             // instruction breakpoint armed, check each instruction's address first.
             let single_step = self.cpu.s.eflags & flag::TF != 0;
@@ -445,7 +475,7 @@ impl Machine {
             // In an interrupt shadow run exactly the next instruction, then lift it.
             let shadow = std::mem::take(&mut self.cpu.irq_shadow);
             self.cpu.ss_shadow = false;
-            let budget = if single_step || self.cpu.dr_exec || shadow {
+            let budget = if single_step || self.cpu.dr_exec || shadow || watch_code {
                 1
             } else {
                 left
@@ -487,6 +517,10 @@ impl Machine {
     fn raise(&mut self, e: Exception) -> Result<(), VmError> {
         if e == Exception::Unsupported {
             return Err(self.take_unsupported());
+        }
+        if self.bus.hooks.any_interrupt {
+            let external = matches!(e, Exception::External(_));
+            self.bus.hooks.interrupt(e.vector(), external);
         }
         match self.cpu.deliver(&mut self.bus, e) {
             Ok(()) => Ok(()),
