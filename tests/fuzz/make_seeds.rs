@@ -1,7 +1,7 @@
 //! Writes seed inputs for the fuzz targets: a small machine's snapshot (plain and compressed,
 //! and an incremental one) and a replay log with an embedded snapshot, each without its
 //! 32-byte SHA-256 trailer, because the targets seal their input themselves.
-//! Run: `cargo run --manifest-path fuzz/Cargo.toml --bin make_seeds`.
+//! Run: `cargo run --manifest-path tests/fuzz/Cargo.toml --bin make_seeds`.
 
 use vx86_core::{Machine, MachineConfig, RecordStart, SnapshotOptions};
 
