@@ -6,6 +6,8 @@
 //! (MMIO, holes, above RAM, page-crossing accesses) is split into bytes or dispatched here.
 //! Unclaimed ports read as all ones and ignore writes, as on a PC's ISA bus.
 
+mod entropy;
+pub use entropy::Entropy;
 mod interrupts;
 mod range_map;
 
@@ -70,6 +72,8 @@ pub struct Bus {
     /// 8259A's INTR reaches the CPU (directly or through LINT0). Kept current after every
     /// change to the interrupt controllers.
     pub intr: bool,
+    /// The seeded random source of RDRAND/RDSEED.
+    pub entropy: entropy::Entropy,
     /// Host hooks on I/O, MMIO, interrupts and CR3 loads (see `hooks`).
     pub hooks: crate::hooks::Hooks,
     /// Physical address mask applied by the A20 gate: all ones when A20 is enabled, bit 20
@@ -98,6 +102,7 @@ impl Bus {
             kbc: None,
             pci: None,
             reset_requested: false,
+            entropy: entropy::Entropy::new(0),
             hooks: crate::hooks::Hooks::default(),
             serial_in: std::collections::VecDeque::new(),
             clock: VirtualClock::new(DEFAULT_HZ),

@@ -536,6 +536,7 @@ fn translate(ins: &Instruction, p: &Prefixes) -> (Uop, bool) {
         M::Out => sz!(operand_size(ins, 1).unwrap_or(1), system::out),
         M::Cpuid => system::cpuid,
         M::Rdtsc => system::rdtsc,
+        M::Rdrand | M::Rdseed => sz2!(s0, system::rdrand),
         M::Rdmsr => system::rdmsr,
         M::Wrmsr => system::wrmsr,
         M::Lgdt | M::Lidt => {

@@ -50,6 +50,8 @@ pub struct MachineConfig {
     /// What the real-time clock reads at virtual time 0, in seconds since 1970-01-01 UTC
     /// (never the host's clock).
     pub start_time_unix: u64,
+    /// Seed of the machine's random source (RDRAND, RDSEED): the same seed, the same numbers.
+    pub seed: u64,
 }
 
 impl Default for MachineConfig {
@@ -62,6 +64,7 @@ impl Default for MachineConfig {
             apic: true,
             cpu_hz: crate::bus::DEFAULT_HZ,
             start_time_unix: 1_767_225_600, // 2026-01-01 00:00:00 UTC
+            seed: 0,
         }
     }
 }
@@ -125,6 +128,7 @@ impl Machine {
             return Err(VmError::Config("cpu_hz must be at least 1".into()));
         }
         bus.clock = crate::time::VirtualClock::new(config.cpu_hz);
+        bus.entropy = crate::bus::Entropy::new(config.seed);
         if config.chipset {
             let pic = bus.add_device(Device::Pic(crate::devices::pic::DualPic::default()));
             bus.map_ports(0x20, 2, pic)?;

@@ -7,8 +7,8 @@
 //! `CONF` the [`MachineConfig`]; `CPU ` the architectural state, instruction count, interrupt
 //! and trap shadows, pending INTR vector, shutdown flag and CPL; `TLB ` the valid TLB entries
 //! (a guest can observe a stale entry, so a restored machine must have the same ones); `DEVS`
-//! every device, the clock, the timers, host input not yet received, pending reset/power-off
-//! and the A20 gate; `RAM ` the non-zero pages (full) or the pages written since the base
+//! every device, the clock, the timers, host input not yet received, pending reset/power-off,
+//! the A20 gate and the random source; `RAM ` the non-zero pages (full) or the pages written since the base
 //! (incremental). The decoded-block cache is not saved: it is rebuilt from RAM.
 //!
 //! Restoring builds a fresh machine from `CONF` (so port/MMIO maps and device wiring come from
@@ -58,6 +58,7 @@ type DevsSection = (
     bool,
     bool,
     u32,
+    crate::bus::Entropy,
 );
 
 fn bincode_config() -> impl bincode::config::Config {
@@ -170,6 +171,7 @@ impl Machine {
             bus.reset_requested,
             bus.poweroff_requested,
             bus.a20_mask,
+            bus.entropy,
         );
         let header = Header {
             kind,
@@ -281,7 +283,7 @@ impl Machine {
             )));
         }
         let (has_large, tlb): TlbSection = decode(section(TLB)?, "TLB")?;
-        let (devices, clock, timers, serial_in, reset, poweroff, a20_mask): DevsSection =
+        let (devices, clock, timers, serial_in, reset, poweroff, a20_mask, entropy): DevsSection =
             decode(section(DEVS)?, "DEVS")?;
         if clock.hz != self.config.cpu_hz || clock.idle_ns > MAX_COUNT {
             return Err(bad(format!(
@@ -345,6 +347,7 @@ impl Machine {
         bus.reset_requested = reset;
         bus.poweroff_requested = poweroff;
         bus.a20_mask = a20_mask;
+        bus.entropy = entropy;
         bus.retime();
         bus.update_intr();
         let zero = [0u8; pages::PAGE_SIZE];

@@ -6,7 +6,7 @@
 //! shutdown state and the CPL; every device's registers (the closed `Device` enum, in bus
 //! order; output already sent towards the host, which the guest cannot see, left out, so
 //! collecting it does not change the hash); the virtual clock, the armed timers, host input not yet received, the reset and
-//! power-off requests and the A20 gate; then every non-zero 4 KiB page of RAM with its page
+//! power-off requests, the A20 gate and the random source's state; then every non-zero 4 KiB page of RAM with its page
 //! number. Values are encoded with bincode (fixed-width little-endian integers), so the bytes
 //! do not depend on the host.
 //!
@@ -19,7 +19,7 @@ use super::Machine;
 use sha2::{Digest, Sha256};
 
 /// The encoding's version: changes whenever the covered state or its encoding changes.
-const FORMAT: &[u8] = b"vx86 state hash v2";
+const FORMAT: &[u8] = b"vx86 state hash v3";
 
 /// Feeds the canonical encoding of `value` (length-prefixed) into `h`.
 fn put<T: bincode::Encode>(h: &mut Sha256, value: &T) {
@@ -67,6 +67,7 @@ impl Machine {
                 bus.reset_requested,
                 bus.poweroff_requested,
                 bus.a20_mask,
+                bus.entropy,
             ),
         );
         for (page, bytes) in bus.mem.as_slice().chunks(4096).enumerate() {

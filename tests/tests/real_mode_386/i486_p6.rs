@@ -146,3 +146,32 @@ fn rdtsc_counts_up() {
     let second = (rd32(&m, 0x50C) as u64) << 32 | rd32(&m, 0x508) as u64;
     assert!(second > first, "{second} > {first}");
 }
+
+/// RDRAND/RDSEED (SDM vol. 2): CF = 1 and OF/SF/ZF/AF/PF = 0 on success; the values come from
+/// the machine's seeded generator (SplitMix64 of `MachineConfig::seed`, 0 by default), so they
+/// are known in advance: SplitMix64's published first outputs for seed 0.
+#[test]
+fn rdrand_and_rdseed_are_seeded() {
+    let m = run(|a| {
+        asm!(a: mov(eax, 0xFFu32), add(al, 1u32)); // ZF, AF, CF set before
+        asm!(a: rdrand(ecx), pushfd(), pop(dword_ptr(0x500)), mov(dword_ptr(0x504), ecx));
+        asm!(a: rdseed(dx), mov(word_ptr(0x508), dx));
+        Ok(())
+    });
+    let f = rd32(&m, 0x500);
+    assert_eq!(
+        f & 0x8D5,
+        0x001,
+        "CF = 1, OF SF ZF AF PF = 0 (flags {f:#x})"
+    );
+    assert_eq!(
+        rd32(&m, 0x504),
+        0x7B1D_CDAF,
+        "low half of 0xE220A8397B1DCDAF"
+    );
+    assert_eq!(
+        rd16(&m, 0x508),
+        0x65F4,
+        "low 16 bits of the second, 0x6E789E6AA1B965F4"
+    );
+}

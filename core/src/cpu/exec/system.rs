@@ -131,6 +131,19 @@ pub(crate) fn rdtsc(cpu: &mut Cpu, bus: &mut Bus, _: &Uop) -> R {
     Ok(())
 }
 
+/// RDRAND / RDSEED r16/r32 (SDM vol. 2): the next value of the machine's seeded random
+/// source (never the host's); always succeeds: CF = 1, OF = SF = ZF = AF = PF = 0.
+pub(crate) fn rdrand<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
+    if let Opnd::Reg(r) = u.dst {
+        let v = bus.entropy.next_u64() as u32;
+        cpu.commit_flags();
+        cpu.s.eflags &= !(flag::OF | flag::SF | flag::ZF | flag::AF | flag::PF);
+        cpu.s.eflags |= flag::CF;
+        cpu.set_reg::<S>(r, v);
+    }
+    Ok(())
+}
+
 /// RDMSR: EDX:EAX = MSR[ECX] (#GP(0) for an MSR vx86 does not implement).
 pub(crate) fn rdmsr(cpu: &mut Cpu, bus: &mut Bus, _: &Uop) -> R {
     cpu.require_cpl0()?;
