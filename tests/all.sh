@@ -4,5 +4,11 @@
 # fuzz targets of tests/fuzz for a fixed time each (FUZZ_SECONDS, default 60).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# gdb drives the GDB-stub test (cli/tests/gdb_stub.rs)
+if ! command -v gdb >/dev/null 2>&1; then
+    echo "tests/all.sh: installing gdb" >&2
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get install -y gdb >/dev/null || { $SUDO apt-get update >/dev/null && $SUDO apt-get install -y gdb >/dev/null; }
+fi
 cargo test --workspace
 tests/fuzz/run.sh "${FUZZ_SECONDS:-60}"

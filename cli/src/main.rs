@@ -11,12 +11,14 @@
 //! - `vx86 hello`: runs a built-in real-mode program that prints over the debug console.
 //! - `vx86 run-flat FILE [--address A] [--entry IP] [--max-instructions N]`: loads a raw binary
 //!   at a physical address, runs it in real mode and prints what it writes to port 0xE9.
+//! - `--gdb HOST:PORT` on `run`, `resume` and `run-flat`: a GDB remote stub (see `gdb.rs`).
 //! - `vx86 bench [--instructions N] [--paging]`: interpreted instructions per second on a loop
 //!   in real mode, or in 32-bit protected mode with paging (every access through the TLB).
 //! - `vx86 bench-snapshot --kernel K [--initrd I]`: step, snapshot and checkpoint costs on a
 //!   booted Linux guest (see `bench_snapshot.rs`).
 
 mod bench_snapshot;
+mod gdb;
 mod linux;
 mod programs;
 mod replay;
@@ -191,7 +193,28 @@ fn run_flat(args: &[String]) -> Result<ExitCode, String> {
     let mut m = Machine::new(MachineConfig::default()).map_err(|e| e.to_string())?;
     m.load_flat(&image, address as u32, entry as u16)
         .map_err(|e| e.to_string())?;
-    run_to_end(&mut m, max)
+    if let Some(addr) = option_str(args, "--gdb")? {
+        let mut last = None;
+        let limit = (max != u64::MAX).then_some(max);
+        if let Some(end) = gdb::serve(&mut m, addr, limit, &mut last)? {
+            return Ok(gdb_exit_code(end));
+        }
+        // gdb detached: the program runs on to its end
+    }
+    let left = max.saturating_sub(m.instruction_count());
+    run_to_end(&mut m, left)
+}
+
+/// The exit code of a `run-flat` session that ended under gdb (the codes of [`run_to_end`]).
+fn gdb_exit_code(end: session::End) -> ExitCode {
+    let code = match end {
+        session::End::Machine(ExitReason::BudgetReached) => 3,
+        session::End::Machine(ExitReason::TripleFault) => 4,
+        session::End::Machine(ExitReason::Reset) => 5,
+        _ => 0,
+    };
+    eprintln!("vx86: gdb session over");
+    ExitCode::from(code)
 }
 
 fn bench(args: &[String]) -> Result<ExitCode, String> {

@@ -119,6 +119,8 @@ pub struct Session {
     pub snapshot_at: Option<(u64, String)>,
     /// Write the replay log here at exit (the machine is already recording).
     pub record: Option<String>,
+    /// Serve a GDB remote stub on this HOST:PORT first (see gdb.rs).
+    pub gdb: Option<String>,
     /// The last byte of console output written to stdout.
     last_output: Option<u8>,
 }
@@ -135,7 +137,13 @@ impl Session {
             (None, None) => None,
             _ => return Err("--snapshot-at N and --snapshot-out FILE go together".into()),
         };
+        let gdb = option_str(args, "--gdb")?.map(str::to_string);
+        let others = ["--record", "--snapshot-at", "--profile", "--until", "--input-file"];
+        if gdb.is_some() && args.iter().any(|a| others.contains(&a.as_str())) {
+            return Err(format!("--gdb does not go with {}", others.join(", ")));
+        }
         Ok(Self {
+            gdb,
             max: option(args, "--max-instructions")?,
             until: option_str(args, "--until")?.map(|s| s.as_bytes().to_vec()),
             input: match option_str(args, "--input-file")? {
@@ -152,7 +160,14 @@ impl Session {
 
     /// Runs `m` until an end condition; prints the summary and returns the exit code.
     pub fn run(mut self, m: &mut Machine) -> Result<ExitCode, String> {
-        let interactive = self.input.is_none() && std::io::stdin().is_terminal();
+        let start = Instant::now();
+        // under gdb first; when gdb detaches, the guest runs on as without it
+        let served = match self.gdb.take() {
+            Some(addr) => crate::gdb::serve(m, &addr, self.max, &mut self.last_output)?,
+            None => None,
+        };
+        let interactive =
+            served.is_none() && self.input.is_none() && std::io::stdin().is_terminal();
         let raw = if interactive {
             eprintln!("vx86: serial console attached; Ctrl-A x quits\r");
             RawTerminal::enter()
@@ -160,9 +175,11 @@ impl Session {
             None
         };
         let keys = interactive.then(keyboard);
-        let start = Instant::now();
         let mut samples = std::collections::BTreeMap::<u32, u64>::new();
-        let end = self.run_loop(m, keys.as_ref(), &mut samples, start);
+        let end = match served {
+            Some(end) => Ok(end),
+            None => self.run_loop(m, keys.as_ref(), &mut samples, start),
+        };
         drop(raw);
         // the log is written even when the run failed: it reproduces the failure
         if let Some(path) = &self.record {

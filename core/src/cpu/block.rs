@@ -30,6 +30,22 @@ pub struct Block {
     pub(crate) uops: Vec<Uop>,
 }
 
+impl Block {
+    /// The linear addresses after the first instruction, `(first, last)` inclusive, for a
+    /// block whose first instruction is at `linear`; `None` for a one-instruction block.
+    /// Blocks are straight-line code, so these are all the addresses the rest of it executes.
+    pub(crate) fn rest_range(&self, linear: u32) -> Option<(u32, u32)> {
+        let first = u32::from(self.uops.first()?.len);
+        let total: u32 = self.uops.iter().map(|u| u32::from(u.len)).sum();
+        (total > first).then(|| {
+            (
+                linear.wrapping_add(first),
+                linear.wrapping_add(total - 1),
+            )
+        })
+    }
+}
+
 /// Counters of the block cache.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BlockStats {

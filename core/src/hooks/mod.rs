@@ -218,6 +218,21 @@ impl Hooks {
         replace
     }
 
+    /// Whether a code hook covers any linear address in `first..=last` (`first > last`: the
+    /// range wraps around 4 GiB).
+    pub(crate) fn code_in(&self, first: u32, last: u32) -> bool {
+        let hit = |lo: u32, hi: u32| {
+            self.entries
+                .iter()
+                .any(|e| e.kind == Kind::Code && e.start <= hi && e.end >= lo)
+        };
+        if first <= last {
+            hit(first, last)
+        } else {
+            hit(first, u32::MAX) || hit(0, last)
+        }
+    }
+
     /// Code hooks for the instruction at `linear`; true if one asked to stop.
     pub(crate) fn code(&mut self, linear: u32, eip: u32) -> bool {
         self.fire(Kind::Code, linear, HookEvent::Code { linear, eip });

@@ -134,3 +134,20 @@ impl Machine {
 #[cfg(test)]
 #[path = "inspect_tests.rs"]
 mod tests;
+
+/// Whether a breakpoint or a code hook is on a linear address in `first..=last` (`first >
+/// last`: the range wraps around 4 GiB): the run loop then runs that block one instruction at
+/// a time so each is checked before it runs.
+pub(super) fn code_watched(
+    breakpoints: &std::collections::BTreeSet<u32>,
+    hooks: &Hooks,
+    first: u32,
+    last: u32,
+) -> bool {
+    let bp = if first <= last {
+        breakpoints.range(first..=last).next().is_some()
+    } else {
+        breakpoints.range(first..).next().is_some() || breakpoints.range(..=last).next().is_some()
+    };
+    bp || (hooks.any_code && hooks.code_in(first, last))
+}

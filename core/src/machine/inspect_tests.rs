@@ -200,3 +200,44 @@ fn translate_and_virtual_memory_through_a_4_mib_page() {
     let e = m.read_virt(0x80_0000, &mut v).unwrap_err().to_string();
     assert_eq!(e, "linear address 0x00800000 is not mapped");
 }
+
+#[test]
+fn a_code_hook_in_the_middle_of_a_block_sees_each_pass_and_far_ones_change_nothing() {
+    // the hook covers only `inc bx` (0x7C07), the fourth instruction of the block at 0x7C00
+    let mut m = machine();
+    let hits = Arc::new(Mutex::new(0u32));
+    let h = hits.clone();
+    m.hooks().add_code(
+        0x7C07,
+        0x7C07,
+        hook_fn(move |_| {
+            *h.lock().unwrap() += 1;
+            HookAction::Continue
+        }),
+    );
+    // a breakpoint and a hook nowhere near the code: blocks run whole, nothing changes
+    m.add_breakpoint(0x9_0000);
+    m.hooks()
+        .add_code(0x8_0000, 0x8_0010, hook_fn(|_| HookAction::Stop));
+    let mut plain = machine();
+    // one pass of the loop is 9 instructions (7 + the 2 of the INT 21h handler)
+    assert_eq!(m.run(9 * 50).unwrap(), ExitReason::BudgetReached);
+    assert_eq!(plain.run(9 * 50).unwrap(), ExitReason::BudgetReached);
+    assert_eq!(*hits.lock().unwrap(), 50);
+    assert_eq!(m.state_hash(), plain.state_hash());
+}
+
+#[test]
+fn code_watched_ranges_wrap_around_4_gib() {
+    let mut bps = std::collections::BTreeSet::new();
+    let hooks = crate::hooks::Hooks::default();
+    bps.insert(0x10);
+    assert!(super::code_watched(&bps, &hooks, 0xFFFF_FFF0, 0x10));
+    assert!(!super::code_watched(&bps, &hooks, 0xFFFF_FFF0, 0xF));
+    assert!(super::code_watched(&bps, &hooks, 0x10, 0x10));
+    assert!(!super::code_watched(&bps, &hooks, 0x11, 0xFFFF_FFFF));
+    let mut hooks = crate::hooks::Hooks::default();
+    hooks.add_code(0xFFFF_FF00, 0xFFFF_FFFF, crate::hooks::hook_fn(|_| HookAction::Continue));
+    assert!(hooks.code_in(0xFFFF_FFF0, 0x10));
+    assert!(!hooks.code_in(0x0, 0xFFFF_FEFF));
+}

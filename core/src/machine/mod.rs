@@ -14,7 +14,7 @@ mod state_hash;
 
 use crate::bus::Bus;
 use crate::cpu::flag;
-use crate::cpu::{BlockCache, BlockStats, Cpu, CpuState, Exception};
+use crate::cpu::{BlockCache, BlockStats, Cpu, CpuState, Exception, SegReg};
 use crate::devices::{DebugConsole, Device, DeviceId};
 use crate::memory::GuestMemory;
 use crate::VmError;
@@ -479,12 +479,9 @@ impl Machine {
             // In an interrupt shadow run exactly the next instruction, then lift it.
             let shadow = std::mem::take(&mut self.cpu.irq_shadow);
             self.cpu.ss_shadow = false;
-            let budget = if single_step || self.cpu.dr_exec || shadow || watch_code {
-                1
-            } else {
-                left
-            };
+            let one_at_a_time = single_step || self.cpu.dr_exec || shadow;
             let eip = self.cpu.s.eip;
+            let linear = self.cpu.s.segs[SegReg::Cs as usize].base.wrapping_add(eip);
             let exit = match self.blocks.fetch(&mut self.cpu, &mut self.bus) {
                 crate::cpu::Fetch::Fault(e) => {
                     self.cpu.insn_eip = eip;
@@ -492,6 +489,13 @@ impl Machine {
                     Some(e)
                 }
                 crate::cpu::Fetch::Block(b) => {
+                    // the first instruction was checked above; with a breakpoint or a code
+                    // hook on the rest of the block, go one instruction at a time
+                    let watched = watch_code
+                        && b.rest_range(linear).is_some_and(|(first, last)| {
+                            inspect::code_watched(&self.breakpoints, &self.bus.hooks, first, last)
+                        });
+                    let budget = if one_at_a_time || watched { 1 } else { left };
                     let end = self.cpu.icount + budget;
                     match self.cpu.run_block(&mut self.bus, b, end) {
                         crate::cpu::BlockExit::Exception(e) => Some(e),
