@@ -125,3 +125,20 @@ fn x87_with_cr0_em_raises_nm() {
     assert_eq!(m.run(100).unwrap(), ExitReason::Halted);
     assert_eq!(m.cpu_state().eip, 0x7E01);
 }
+
+#[test]
+fn legacy_8087_and_287_control_instructions_are_ignored() {
+    // FNENI (DB E0), FNDISI (DB E1), FNSETPM (DB E4): no-ops since the 387; the control and
+    // status words and the last-instruction pointer (set by FLD1) stay as they were
+    let m = run(|a| {
+        a.fld1()?;
+        a.db(&[0xDB, 0xE0, 0xDB, 0xE1, 0xDB, 0xE4])?;
+        a.fnstenv(word_ptr(0x600))?;
+        Ok(())
+    });
+    let env = bytes(&m, 0x600, 14);
+    assert_eq!(env[0..2], [0x7F, 0x03], "control word");
+    // status word: TOP = 7 after one push, nothing else
+    assert_eq!(env[2..4], [0x00, 0x38]);
+    assert_eq!(m.cpu_state().fpu.fop, 0x1E8, "FLD1 (D9 E8) is the last instruction");
+}

@@ -83,6 +83,9 @@ pub(super) fn x87_handler(ins: &Instruction, u: &mut Uop, p: &Prefixes) -> Handl
         M::Fcmovnbe => set(u, 6, fpu::fcmov),
         M::Fcmovnu => set(u, 7, fpu::fcmov),
         M::Fnop => fpu::fnop,
+        // the 8087's FNENI/FNDISI and the 287's FNSETPM: ignored since the 387 (SDM vol. 1,
+        // 8.1.10 and appendix: "treated as FNOP"), with no wait and no pointer update
+        M::Fneni | M::Fndisi | M::Fnsetpm => fpu::legacy_nop,
         M::Fninit => fpu::fninit,
         M::Fnclex => fpu::fnclex,
         M::Fldcw => fpu::fldcw,

@@ -3,8 +3,9 @@
 //!
 //! Kinds and when the callback runs:
 //! - **code** (a range of linear addresses): before the instruction at a matching address
-//!   executes. While any code hook or breakpoint exists the machine runs one instruction per
-//!   dispatch (so the check is exact); without them the hot path is unchanged.
+//!   executes. A decoded block with a code hook or breakpoint on any of its instructions runs
+//!   one instruction per dispatch (so the check is exact); other blocks run whole, as without
+//!   hooks.
 //! - **I/O** (a range of ports): on every port access the guest makes in it, after the device
 //!   answered a read; the callback may return [`HookAction::Replace`] to change the value the
 //!   guest reads.

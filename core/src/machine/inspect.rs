@@ -37,6 +37,26 @@ impl Machine {
         self.breakpoints.iter().copied().collect()
     }
 
+    /// Reads model-specific register `index` as RDMSR would (the TSC as the guest sees it
+    /// now); `None` for an MSR vx86 does not implement (RDMSR would raise #GP).
+    pub fn read_msr(&self, index: u32) -> Option<u64> {
+        self.cpu.read_msr(index, &self.bus).ok()
+    }
+
+    /// Writes model-specific register `index` as WRMSR would, with its checks: an MSR vx86
+    /// does not implement or a value WRMSR would refuse (#GP) is a [`VmError::Config`] error
+    /// and changes nothing.
+    pub fn write_msr(&mut self, index: u32, value: u64) -> Result<(), VmError> {
+        self.cpu
+            .write_msr(index, value, &mut self.bus)
+            .map_err(|_| {
+                VmError::Config(format!(
+                    "WRMSR {index:#x} <- {value:#x} would raise #GP (not implemented, or a \
+                     reserved bit or invalid value)"
+                ))
+            })
+    }
+
     /// Runs like [`Machine::run`], and also stops (with [`ExitReason::Breakpoint`]) before
     /// the instruction at linear address `until` if given.
     pub fn run_until(

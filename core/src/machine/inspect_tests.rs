@@ -241,3 +241,20 @@ fn code_watched_ranges_wrap_around_4_gib() {
     assert!(hooks.code_in(0xFFFF_FFF0, 0x10));
     assert!(!hooks.code_in(0x0, 0xFFFF_FEFF));
 }
+
+#[test]
+fn msrs_read_and_write_as_rdmsr_and_wrmsr() {
+    let mut m = machine();
+    assert_eq!(m.read_msr(0x176), Some(0));
+    m.write_msr(0x176, 0xC000_1234).unwrap();
+    assert_eq!(m.read_msr(0x176), Some(0xC000_1234));
+    assert_eq!(m.cpu_state().msr.sysenter_eip, 0xC000_1234);
+    // PAT entry type 2 is reserved; MSR 0x1234 does not exist
+    assert!(m.write_msr(0x277, 0x02).is_err());
+    assert!(m.write_msr(0x1234, 0).is_err());
+    assert_eq!(m.read_msr(0x1234), None);
+    // the TSC counts retired instructions (1 GHz default: one tick per instruction)
+    let t0 = m.read_msr(0x10).unwrap();
+    m.run(100).unwrap();
+    assert!(m.read_msr(0x10).unwrap() > t0);
+}

@@ -294,6 +294,12 @@ pub(crate) fn fnop(cpu: &mut Cpu, _: &mut Bus, u: &Uop) -> R {
     cpu.fpu_enter(u, false)
 }
 
+/// FNENI, FNDISI, FNSETPM: the 8087/287 control instructions a 387 and later ignore (only the
+/// device-not-available check, like any x87 instruction).
+pub(crate) fn legacy_nop(cpu: &mut Cpu, _: &mut Bus, u: &Uop) -> R {
+    cpu.fpu_enter(u, true)
+}
+
 /// FWAIT/WAIT: #NM with CR0.MP and CR0.TS; a pending unmasked x87 exception raises #MF.
 pub(crate) fn fwait(cpu: &mut Cpu, _: &mut Bus, _: &Uop) -> R {
     if cpu.s.cr0 & (cr0::MP | cr0::TS) == cr0::MP | cr0::TS {
