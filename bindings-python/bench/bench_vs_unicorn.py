@@ -177,7 +177,9 @@ def main():
     rows.append(("ns per instruction, Python code hook on each", f"{vx_hook:.0f} ns", f"{uc_hook:.0f} ns", uc_hook / vx_hook))
     rows.append(("step() from Python", f"{vx_step:.2f} µs", f"{uc_step:.2f} µs", uc_step / vx_step))
     uc_version = unicorn.__version__ if unicorn else "not installed"
-    print(f"vx86 {vx86.__name__} vs Unicorn {uc_version}; loop of {instructions(n)} instructions")
+    from importlib.metadata import version
+
+    print(f"vx86 {version('vx86')} vs Unicorn {uc_version}; loop of {instructions(n)} instructions")
     print(f"{'what':48} {'vx86':>14} {'Unicorn':>14} {'vx86 advantage':>15}")
     for what, v, u, ratio in rows:
         print(f"{what:48} {v:>14} {u:>14} {ratio:>14.2f}x")

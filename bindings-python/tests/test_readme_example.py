@@ -11,7 +11,7 @@ def test_readme_example():
     m.step()
     assert m.regs.ax == 0x1234
 
-    # make the guest read 0x42 from port 0x60 ... and watch its output port
+    # see every byte the guest writes to the debug port 0xE9
     seen = []
     m.hook_io(ports=0xE9, callback=lambda port, size, is_write, value: seen.append(value))
 
