@@ -1,5 +1,6 @@
 //! Python hooks with filters (DESIGN.md, "hooks/"): only events that match a filter cross
-//! into Python.
+//! into Python. The registry is the core's `hooks::host::HostHooks`; this file makes the
+//! Python side of it (arguments, return values, the `Hook` and decorator classes).
 //!
 //! Two ways a callback runs:
 //! - **deferred** (code, interrupt, CR3): the core hook only stops the run; the binding then
@@ -12,109 +13,61 @@
 //! A callback that raises stops the run; the exception propagates from `run()`.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use pyo3::IntoPyObjectExt;
-use vx86_core::hooks::{hook_fn, HookAction, HookEvent, HookId};
+use vx86_core::hooks::host::{HostHookKind as Kind, HostHooks};
+use vx86_core::hooks::{hook_fn, HookAction, HookEvent, HookFn};
 
 use crate::errors;
-use crate::machine::Machine;
+use crate::machine::{Inner, Machine, Shared};
 
-/// The kinds of Python hook.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Kind {
-    Code,
-    Io,
-    Mmio,
-    Interrupt,
-    Cr3,
-}
+/// The Python callbacks of a machine.
+pub(crate) type PyHooks = HostHooks<Py<PyAny>>;
 
-impl Kind {
-    /// Whether callbacks run deferred (at an instruction boundary, machine available).
-    pub(crate) fn deferred(self) -> bool {
-        matches!(self, Kind::Code | Kind::Interrupt | Kind::Cr3)
+/// The callback arguments of a deferred event.
+fn deferred_args<'py>(py: Python<'py>, event: &HookEvent) -> PyResult<Bound<'py, PyTuple>> {
+    match *event {
+        HookEvent::Code { linear, .. } => (linear,).into_pyobject(py),
+        HookEvent::Interrupt { vector, external } => (vector, external).into_pyobject(py),
+        HookEvent::Cr3Write { old, new } => (old, new).into_pyobject(py),
+        HookEvent::Io { port, .. } => (port,).into_pyobject(py),
+        HookEvent::Mmio { addr, .. } => (addr,).into_pyobject(py),
     }
-
-    fn name(self) -> &'static str {
-        match self {
-            Kind::Code => "code",
-            Kind::Io => "io",
-            Kind::Mmio => "mmio",
-            Kind::Interrupt => "interrupt",
-            Kind::Cr3 => "cr3",
-        }
-    }
-}
-
-/// A registered Python hook.
-pub(crate) struct HookEntry {
-    pub(crate) id: u64,
-    pub(crate) kind: Kind,
-    /// Inclusive ranges of addresses, ports or vectors.
-    pub(crate) ranges: Vec<(u32, u32)>,
-    pub(crate) callback: Py<PyAny>,
-    /// The core hooks behind it (one per range).
-    core: Vec<HookId>,
-}
-
-impl HookEntry {
-    fn matches(&self, key: u32) -> bool {
-        self.ranges.iter().any(|&(a, b)| a <= key && key <= b)
-    }
-}
-
-/// The kind, key and callback arguments of a deferred event.
-fn deferred_args<'py>(py: Python<'py>, event: &HookEvent) -> PyResult<Option<(Kind, u32, Bound<'py, PyTuple>)>> {
-    Ok(Some(match *event {
-        HookEvent::Code { linear, .. } => (Kind::Code, linear, (linear,).into_pyobject(py)?),
-        HookEvent::Interrupt { vector, external } => (
-            Kind::Interrupt,
-            vector.into(),
-            (vector, external).into_pyobject(py)?,
-        ),
-        HookEvent::Cr3Write { old, new } => (Kind::Cr3, 0, (old, new).into_pyobject(py)?),
-        _ => return Ok(None),
-    }))
 }
 
 /// The callbacks (with their arguments) that a deferred event calls, in registration order.
-pub(crate) fn deferred_calls(
-    g: &crate::machine::Inner,
-    py: Python<'_>,
-    event: &HookEvent,
-) -> Vec<(Py<PyAny>, Py<PyTuple>)> {
-    let Ok(Some((kind, key, args))) = deferred_args(py, event) else {
-        return Vec::new();
-    };
-    let args = args.unbind();
-    g.hooks
-        .iter()
-        .filter(|h| h.kind == kind && h.matches(key))
-        .map(|h| (h.callback.clone_ref(py), args.clone_ref(py)))
-        .collect()
+pub(crate) fn deferred_calls(g: &Inner, py: Python<'_>, event: &HookEvent) -> PyResult<Vec<(Py<PyAny>, Py<PyTuple>)>> {
+    let mut calls = g.hooks.deferred_matching(event).peekable();
+    if calls.peek().is_none() {
+        return Ok(Vec::new());
+    }
+    let args = deferred_args(py, event)?.unbind();
+    Ok(calls.map(|h| (h.callback.clone_ref(py), args.clone_ref(py))).collect())
 }
 
 /// A synchronous callback's answer as a core action.
-fn sync_answer(py: Python<'_>, r: PyResult<Py<PyAny>>, shared: &crate::machine::Shared) -> HookAction {
+fn sync_answer(py: Python<'_>, r: PyResult<Py<PyAny>>, shared: &Shared) -> HookAction {
     let fail = |e: PyErr| {
         if let Ok(mut slot) = shared.error.lock() {
             slot.get_or_insert(e);
         }
         HookAction::Stop
     };
+    let stop = shared.stop.load(Ordering::Relaxed);
     match r {
         Err(e) => fail(e),
         Ok(v) if v.is_none(py) => {
-            if shared.stop.load(Ordering::Relaxed) {
+            if stop {
                 HookAction::Stop
             } else {
                 HookAction::Continue
             }
         }
         Ok(v) => match v.extract::<u32>(py) {
-            Ok(x) if !shared.stop.load(Ordering::Relaxed) => HookAction::Replace(x),
+            Ok(x) if !stop => HookAction::Replace(x),
             Ok(_) => HookAction::Stop,
             Err(_) => fail(errors::config(
                 py,
@@ -124,11 +77,9 @@ fn sync_answer(py: Python<'_>, r: PyResult<Py<PyAny>>, shared: &crate::machine::
     }
 }
 
-/// Adds the core hooks for an entry.
-fn add_core(m: &mut vx86_core::Machine, kind: Kind, ranges: &[(u32, u32)], callback: &Py<PyAny>, py: Python<'_>, shared: &std::sync::Arc<crate::machine::Shared>) -> Vec<HookId> {
-    let hooks = m.hooks();
-    let stop = || hook_fn(|_| HookAction::Stop);
-    let sync = || {
+/// The core callback of a synchronous (I/O, MMIO) Python hook.
+pub(crate) fn sync_core<'a>(py: Python<'a>, shared: &'a Arc<Shared>) -> impl FnMut(&Py<PyAny>) -> HookFn + 'a {
+    move |callback| {
         let cb = callback.clone_ref(py);
         let shared = shared.clone();
         hook_fn(move |e| {
@@ -141,21 +92,7 @@ fn add_core(m: &mut vx86_core::Machine, kind: Kind, ranges: &[(u32, u32)], callb
                 sync_answer(py, r, &shared)
             })
         })
-    };
-    let mut ids = Vec::new();
-    for &(a, b) in ranges {
-        ids.push(match kind {
-            Kind::Code => hooks.add_code(a, b, stop()),
-            Kind::Interrupt => hooks.add_interrupt(a as u8, b as u8, stop()),
-            Kind::Cr3 => hooks.add_cr3(stop()),
-            Kind::Io => hooks.add_io(a as u16, b as u16, sync()),
-            Kind::Mmio => hooks.add_mmio(a, b, sync()),
-        });
-        if kind == Kind::Cr3 {
-            break;
-        }
     }
-    ids
 }
 
 /// Registers a hook, or returns a decorator that does when `callback` is None.
@@ -179,16 +116,8 @@ pub(crate) fn register(
     }
     let m = slf.get();
     let mut g = m.lock(py)?;
-    let core = add_core(&mut g.m, kind, &ranges, &callback, py, &m.shared);
-    let id = g.next_hook;
-    g.next_hook += 1;
-    g.hooks.push(HookEntry {
-        id,
-        kind,
-        ranges: ranges.clone(),
-        callback: callback.clone_ref(py),
-        core,
-    });
+    let Inner { m: core, hooks, .. } = &mut *g;
+    let id = hooks.add(core, kind, ranges.clone(), callback.clone_ref(py), sync_core(py, &m.shared));
     Hook {
         machine: slf.clone().unbind(),
         id,
@@ -202,24 +131,8 @@ pub(crate) fn register(
 /// Removes hook `id`; false if it is not registered.
 pub(crate) fn remove(m: &Machine, py: Python<'_>, id: u64) -> PyResult<bool> {
     let mut g = m.lock(py)?;
-    let Some(i) = g.hooks.iter().position(|h| h.id == id) else {
-        return Ok(false);
-    };
-    let entry = g.hooks.remove(i);
-    for c in entry.core {
-        g.m.hooks().remove(c);
-    }
-    Ok(true)
-}
-
-/// Re-adds the core hooks of every Python hook (after the core machine was replaced by a
-/// restore).
-pub(crate) fn reattach(g: &mut crate::machine::Inner, py: Python<'_>, shared: &std::sync::Arc<crate::machine::Shared>) {
-    let mut entries = std::mem::take(&mut g.hooks);
-    for e in &mut entries {
-        e.core = add_core(&mut g.m, e.kind, &e.ranges, &e.callback, py, shared);
-    }
-    g.hooks = entries;
+    let Inner { m: core, hooks, .. } = &mut *g;
+    Ok(hooks.remove(core, id))
 }
 
 /// A registered hook: `remove()` it, or call it like its callback.

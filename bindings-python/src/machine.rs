@@ -17,7 +17,7 @@ use vx86_core::{CpuState, ExitReason, MachineConfig, SegReg};
 
 use crate::args;
 use crate::errors::{self, VmResult};
-use crate::hooks::HookEntry;
+use crate::hooks::PyHooks;
 
 /// Instructions per slice of a long run: between slices the GIL is taken back briefly to
 /// check for signals (Ctrl-C). About 0.1-0.3 s of guest execution.
@@ -43,8 +43,7 @@ pub(crate) struct Inner {
     /// Port-0xE9 output not yet consumed by `debug_output()`.
     pub(crate) debug: Vec<u8>,
     /// Python hooks, in registration order.
-    pub(crate) hooks: Vec<HookEntry>,
-    pub(crate) next_hook: u64,
+    pub(crate) hooks: PyHooks,
     /// The Linux images' paths, when `load_linux` read them from files (a recording started
     /// right after it references them by hash instead of embedding a snapshot).
     pub(crate) linux_paths: Option<(String, Option<String>)>,
@@ -58,8 +57,7 @@ impl Inner {
             m,
             serial: Vec::new(),
             debug: Vec::new(),
-            hooks: Vec::new(),
-            next_hook: 1,
+            hooks: PyHooks::default(),
             linux_paths: None,
             recording: None,
         }
@@ -107,18 +105,6 @@ impl Exit {
 pub struct Machine {
     inner: Mutex<Inner>,
     pub(crate) shared: Arc<Shared>,
-}
-
-fn reason_name(r: ExitReason) -> &'static str {
-    match r {
-        ExitReason::BudgetReached => "budget",
-        ExitReason::Halted => "halted",
-        ExitReason::TripleFault => "triple_fault",
-        ExitReason::Reset => "reset",
-        ExitReason::PowerOff => "poweroff",
-        ExitReason::Breakpoint => "breakpoint",
-        ExitReason::Hooked => "hook",
-    }
 }
 
 impl Machine {
@@ -180,7 +166,7 @@ impl Machine {
             // with code, interrupt or CR3 hooks the run returns to Python at every event:
             // keep the GIL; otherwise give it up while the guest runs
             // (and for short runs: releasing and taking the GIL back costs more than them)
-            let deferred = g.hooks.iter().any(|h| h.kind.deferred());
+            let deferred = g.hooks.any_deferred();
             let inner: &mut Inner = &mut g;
             let r = if deferred || slice < DETACH_ABOVE {
                 inner.m.run_until(slice, until)
@@ -204,7 +190,7 @@ impl Machine {
                         return Ok(exit(&g, "hook"));
                     }
                     let Some(event) = g.m.last_hook_event() else { continue };
-                    let calls = crate::hooks::deferred_calls(&g, py, &event);
+                    let calls = crate::hooks::deferred_calls(&g, py, &event)?;
                     if calls.is_empty() {
                         continue;
                     }
@@ -223,7 +209,7 @@ impl Machine {
                     let reason = if until == Some(linear) { "until" } else { "breakpoint" };
                     return Ok(exit(&g, reason));
                 }
-                other => return Ok(exit(&g, reason_name(other))),
+                other => return Ok(exit(&g, other.name())),
             }
         }
     }
@@ -619,7 +605,7 @@ impl Machine {
     #[pyo3(signature = (start, end = None, callback = None))]
     fn hook_code(slf: &Bound<'_, Self>, start: u32, end: Option<u32>, callback: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
         let ranges = vec![(start.min(end.unwrap_or(start)), start.max(end.unwrap_or(start)))];
-        crate::hooks::register(slf, crate::hooks::Kind::Code, ranges, callback)
+        crate::hooks::register(slf, vx86_core::hooks::host::HostHookKind::Code, ranges, callback)
     }
 
     /// Calls `callback(port, size, is_write, value)` on every guest access to the ports in
@@ -631,7 +617,7 @@ impl Machine {
     #[pyo3(signature = (ports, callback = None))]
     fn hook_io(slf: &Bound<'_, Self>, ports: &Bound<'_, PyAny>, callback: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
         let ranges = args::key_ranges(ports, 0xFFFF, "ports")?;
-        crate::hooks::register(slf, crate::hooks::Kind::Io, ranges, callback)
+        crate::hooks::register(slf, vx86_core::hooks::host::HostHookKind::Io, ranges, callback)
     }
 
     /// Like `hook_io` for accesses to devices' MMIO registers at physical addresses
@@ -639,7 +625,7 @@ impl Machine {
     #[pyo3(signature = (start, end, callback = None))]
     fn hook_mmio(slf: &Bound<'_, Self>, start: u32, end: u32, callback: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
         let ranges = vec![(start.min(end), start.max(end))];
-        crate::hooks::register(slf, crate::hooks::Kind::Mmio, ranges, callback)
+        crate::hooks::register(slf, vx86_core::hooks::host::HostHookKind::Mmio, ranges, callback)
     }
 
     /// Calls `callback(vector, external)` when an exception or interrupt with a vector in
@@ -653,7 +639,7 @@ impl Machine {
             Some(v) => args::key_ranges(v, 0xFF, "vectors")?,
             None => vec![(0, 0xFF)],
         };
-        crate::hooks::register(slf, crate::hooks::Kind::Interrupt, ranges, callback)
+        crate::hooks::register(slf, vx86_core::hooks::host::HostHookKind::Interrupt, ranges, callback)
     }
 
     /// Calls `callback(old, new)` after the guest loaded CR3 (MOV CR3 or a task switch), at
@@ -661,7 +647,7 @@ impl Machine {
     /// a decorator.
     #[pyo3(signature = (callback = None))]
     fn hook_cr3(slf: &Bound<'_, Self>, callback: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
-        crate::hooks::register(slf, crate::hooks::Kind::Cr3, vec![(0, u32::MAX)], callback)
+        crate::hooks::register(slf, vx86_core::hooks::host::HostHookKind::Cr3, vec![(0, u32::MAX)], callback)
     }
 
     /// Removes a hook (a `Hook` returned by a `hook_*` call); False if it was removed before.

@@ -198,7 +198,8 @@ pub(crate) fn restore(m: &Machine, py: Python<'_>, state: &Bound<'_, PyAny>) -> 
         g.m = fresh;
         g.linux_paths = None;
         g.recording = None;
-        crate::hooks::reattach(&mut g, py, &m.shared);
+        let crate::machine::Inner { m: core, hooks, .. } = &mut *g;
+        hooks.reattach(core, crate::hooks::sync_core(py, &m.shared));
     }
     g.m.take_serial_output();
     g.m.take_debug_output();

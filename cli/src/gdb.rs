@@ -48,7 +48,7 @@ use gdbstub::target::ext::breakpoints::{Breakpoints, BreakpointsOps, SwBreakpoin
 use gdbstub::target::{Target, TargetError, TargetResult};
 use gdbstub_arch::x86::reg::X86CoreRegs;
 use gdbstub_arch::x86::X86_SSE;
-use vx86_core::cpu::{cr0, flag};
+use vx86_core::cpu::named;
 use vx86_core::softfloat::F80;
 use vx86_core::{ExitReason, Machine, SegReg, VmError};
 
@@ -57,9 +57,6 @@ use crate::session::End;
 /// Instructions per run slice while gdb continues the guest: the connection (Ctrl-C) is
 /// polled between slices (~10 ms each).
 pub const SLICE: u64 = 1_000_000;
-
-/// The EFLAGS bits a write may set (bit 1 always reads 1; the other reserved bits are 0).
-const EFLAGS_WRITABLE: u32 = 0x003F_7FD5;
 
 type StopReason = SingleThreadStopReason<u32>;
 
@@ -180,16 +177,6 @@ fn f80_from(b: &[u8; 10]) -> F80 {
     }
 }
 
-/// gdb's segment register order (CS, SS, DS, ES, FS, GS) in vx86's [`SegReg`] indices.
-const GDB_SEGS: [SegReg; 6] = [
-    SegReg::Cs,
-    SegReg::Ss,
-    SegReg::Ds,
-    SegReg::Es,
-    SegReg::Fs,
-    SegReg::Gs,
-];
-
 impl SingleThreadBase for Stub<'_> {
     fn read_registers(&mut self, regs: &mut X86CoreRegs) -> TargetResult<(), Self> {
         let s = self.m.cpu_state();
@@ -237,21 +224,21 @@ impl SingleThreadBase for Stub<'_> {
         let r = regs;
         s.regs = [r.eax, r.ecx, r.edx, r.ebx, r.esp, r.ebp, r.esi, r.edi];
         s.eip = r.eip;
-        s.eflags = (r.eflags & EFLAGS_WRITABLE) | flag::FIXED1;
+        let int = |v: u32| named::RegValue::Int(v.into());
+        named::set(&mut s, "eflags", int(r.eflags)).map_err(|_| TargetError::NonFatal)?;
         s.mxcsr = r.mxcsr;
         s.xmm = r.xmm;
         let g = &r.segments;
-        let real = s.cr0 & cr0::PE == 0 || s.eflags & flag::VM != 0;
-        for (reg, value) in GDB_SEGS.into_iter().zip([g.cs, g.ss, g.ds, g.es, g.fs, g.gs]) {
-            let seg = &mut s.segs[reg as usize];
-            let value = u16::try_from(value).map_err(|_| TargetError::NonFatal)?;
-            if value != seg.selector {
-                if !real {
-                    // a protected-mode selector needs a descriptor load: not done here
-                    return Err(TargetError::NonFatal);
-                }
-                seg.selector = value;
-                seg.base = u32::from(value) << 4;
+        for (name, value) in ["cs", "ss", "ds", "es", "fs", "gs"]
+            .into_iter()
+            .zip([g.cs, g.ss, g.ds, g.es, g.fs, g.gs])
+        {
+            if value > 0xFFFF {
+                return Err(TargetError::NonFatal);
+            }
+            // only changed selectors: protected mode refuses them (no descriptor load here)
+            if named::get(&s, name) != Some(int(value)) {
+                named::set(&mut s, name, int(value)).map_err(|_| TargetError::NonFatal)?;
             }
         }
         let f = &r.fpu;

@@ -6,8 +6,10 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+
+mod common;
+use common::{guest_args, temp};
 
 /// The test program, loaded at 0x7C00 (CS = 0, so linear addresses are EIP values):
 /// ```text
@@ -23,11 +25,6 @@ use std::process::{Child, Command, Stdio};
 const PROGRAM: &[u8] = &[
     0xb8, 0x34, 0x12, 0xbb, 0x05, 0x00, 0x40, 0x4b, 0x75, 0xfc, 0xb0, 0x4b, 0xe6, 0xe9, 0xf4,
 ];
-
-/// A file name in the temporary directory, unique to this test process.
-fn temp(name: &str) -> PathBuf {
-    std::env::temp_dir().join(format!("vx86-gdb-{}-{name}", std::process::id()))
-}
 
 /// Starts `vx86 ARGS --gdb 127.0.0.1:0` and returns the child and the port it listens on
 /// (read from its "waiting for gdb on ..." line; the rest of stderr is kept in a thread).
@@ -197,26 +194,6 @@ fn a_bad_listen_address_is_refused_with_a_message() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--gdb not-an-address"), "{err}");
-}
-
-/// The guest images (built on first use) as `--kernel K --initrd I` arguments.
-fn guest_args() -> Vec<String> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let out = root.join("guests/out");
-    if !out.join("bzImage").exists() || !out.join("initrd.cpio.gz").exists() {
-        let ok = Command::new("bash")
-            .arg(root.join("guests/build.sh"))
-            .status()
-            .unwrap();
-        assert!(ok.success(), "guests/build.sh failed");
-    }
-    let path = |f: &str| out.join(f).to_str().unwrap().to_string();
-    vec![
-        "--kernel".into(),
-        path("bzImage"),
-        "--initrd".into(),
-        path("initrd.cpio.gz"),
-    ]
 }
 
 /// Runs `gdb -batch` with these commands against a stub started with `vx86 ARGS`; returns

@@ -22,6 +22,7 @@ mod flags;
 mod interrupt;
 mod linear;
 mod msr;
+pub mod named;
 mod regs;
 mod segment;
 mod state;

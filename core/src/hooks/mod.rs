@@ -26,6 +26,8 @@
 //!
 //! [`Machine::last_hook_event`]: crate::Machine::last_hook_event
 
+pub mod host;
+
 use std::sync::{Arc, Mutex};
 
 /// An event a hook saw.

@@ -90,6 +90,22 @@ pub enum ExitReason {
     Hooked,
 }
 
+impl ExitReason {
+    /// A short lower-case name: "budget", "halted", "triple_fault", "reset", "poweroff",
+    /// "breakpoint", "hook" (the bindings' exit reasons).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::BudgetReached => "budget",
+            Self::Halted => "halted",
+            Self::TripleFault => "triple_fault",
+            Self::Reset => "reset",
+            Self::PowerOff => "poweroff",
+            Self::Breakpoint => "breakpoint",
+            Self::Hooked => "hook",
+        }
+    }
+}
+
 /// A whole x86 PC.
 #[derive(Debug, Clone)]
 pub struct Machine {
