@@ -2,8 +2,7 @@
 # Early determinism check across hosts, before the wasm bindings exist: the Debian guest of
 # guests/build.sh boots for N million instructions in a native build and in a wasm32 build of
 # vx86-core run by Node; both print the instruction count and Machine::state_hash, which must be
-# equal. The wasm toolchain comes from Debian (FACTS.md: rustc-web + std source + build-std),
-# unpacked under bindings-wasm/scripts/out (git-ignored).
+# equal. The wasm toolchain: see toolchain.sh.
 #
 # Usage: bindings-wasm/scripts/native-vs-wasm.sh [MILLIONS]   (default 300; needs node)
 set -euo pipefail
@@ -11,21 +10,12 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 OUT=$HERE/out
 N=${1:-300}
-mkdir -p "$OUT/debs" "$OUT/prefix"
+mkdir -p "$OUT"
 command -v node >/dev/null || { echo "native-vs-wasm: node is required" >&2; exit 1; }
 [ -f "$ROOT/guests/out/bzImage" ] && [ -f "$ROOT/guests/out/initrd.cpio.gz" ] || bash "$ROOT/guests/build.sh"
 
-# 1. Debian's wasm-capable rustc and std source, resolved by name (a security update can move
-#    the version numbers)
-if [ ! -x "$OUT/prefix/usr/bin/rustc" ]; then
-    std=$(apt-cache depends libstd-rust-web-dev | awk '/Depends: libstd-rust-web-[0-9]/ {print $2; exit}')
-    llvm=$(apt-cache depends "$std" | awk '/Depends: libllvm[0-9]/ {print $2; exit}')
-    lld="lld-${llvm#libllvm}"
-    (cd "$OUT/debs" && apt-get download rustc-web rust-web-src libstd-rust-web-dev "$std" "$llvm" "$lld")
-    for d in "$OUT"/debs/*.deb; do dpkg -x "$d" "$OUT/prefix"; done
-fi
-P=$OUT/prefix
-LLVM_BIN=$(ls -d "$P"/usr/lib/llvm-*/bin | head -1)
+# 1. a compiler for wasm32 (rustup's target or Debian's rustc-web; see toolchain.sh)
+source "$HERE/toolchain.sh"
 
 # 2. a throwaway crate around vx86-core: run(N) → "count hash"
 CRATE=$OUT/crate
@@ -83,9 +73,8 @@ JS
 
 # 3. build and run both
 native=$(cd "$CRATE" && cargo run -q --release --bin native -- "$N")
-(cd "$CRATE" && LD_LIBRARY_PATH="$P/usr/lib/x86_64-linux-gnu:$LLVM_BIN/../lib" PATH="$LLVM_BIN:$PATH" \
-    RUSTC="$P/usr/bin/rustc" RUSTC_BOOTSTRAP=1 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld \
-    cargo build -q --lib --release --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort)
+(cd "$CRATE" && env "${WASM_ENV[@]}" cargo build -q --lib --release --target wasm32-unknown-unknown \
+    ${WASM_CARGO_FLAGS[@]+"${WASM_CARGO_FLAGS[@]}"})
 wasm=$(node "$CRATE/run.js" "$CRATE/target/wasm32-unknown-unknown/release/hashcheck.wasm" "$N")
 echo "native: $native"
 echo "wasm:   $wasm"

@@ -117,7 +117,8 @@ impl Stub<'_> {
                 self.terminal = Some(ExitReason::BudgetReached);
                 StopReason::Signal(Signal::SIGXCPU)
             }
-            Ok(ExitReason::BudgetReached) => return Ok(None),
+            // no idle limit is set under gdb: a halted guest skips to its timers
+            Ok(ExitReason::BudgetReached | ExitReason::Idle) => return Ok(None),
             Ok(ExitReason::Breakpoint) => StopReason::SwBreak(()),
             Ok(ExitReason::Hooked) => StopReason::Signal(Signal::SIGTRAP),
             Ok(r @ ExitReason::Halted) => {

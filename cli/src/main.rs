@@ -141,7 +141,8 @@ fn run_to_end(m: &mut Machine, max: u64) -> Result<ExitCode, String> {
             summary("triple-fault");
             Ok(ExitCode::from(4))
         }
-        Ok(ExitReason::Breakpoint | ExitReason::Hooked) => {
+        // (no idle limit is set here: Idle cannot happen)
+        Ok(ExitReason::Breakpoint | ExitReason::Hooked | ExitReason::Idle) => {
             summary("stopped");
             Ok(ExitCode::SUCCESS)
         }

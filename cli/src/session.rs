@@ -5,7 +5,8 @@
 //! Interactive (stdin is a terminal and no `--input-file`): the terminal is put in raw mode,
 //! keystrokes go to the guest, and `Ctrl-A x` quits (`Ctrl-A Ctrl-A` sends one Ctrl-A), as in
 //! QEMU. The guest's virtual clock is paced to the wall clock so an idle guest does not spin a
-//! core. Scripted: `--input-file F` feeds F's bytes to the console once the guest's serial
+//! core (a halted guest skips idle time only up to the wall clock: `Machine::set_idle_limit`).
+//! Scripted: `--input-file F` feeds F's bytes to the console once the guest's serial
 //! driver has enabled receive interrupts, as fast as the guest reads them; `--until TEXT`
 //! stops when TEXT appears on the console; both run flat out (no pacing), so a run is a pure
 //! function of its inputs. Run slices end at multiples of `SLICE` counted from machine start,
@@ -208,8 +209,11 @@ impl Session {
             End::Machine(ExitReason::BudgetReached) => ("budget", 3),
             End::Machine(ExitReason::TripleFault) => ("triple-fault", 4),
             End::Machine(ExitReason::Reset) => ("reboot", 5),
-            // the CLI sets no breakpoints or hooks outside the GDB stub
-            End::Machine(ExitReason::Breakpoint | ExitReason::Hooked) => ("stopped", 0),
+            // the CLI sets no breakpoints or hooks outside the GDB stub, and Idle only makes
+            // the interactive loop wait
+            End::Machine(ExitReason::Breakpoint | ExitReason::Hooked | ExitReason::Idle) => {
+                ("stopped", 0)
+            }
         };
         if self.print_hash {
             crate::print_hash(m, self.last_output);
@@ -234,6 +238,9 @@ impl Session {
         let (mut escaped, mut fed) = (false, 0usize);
         let mut tail: Vec<u8> = Vec::new(); // the console's last bytes, for --until
         let mut out = std::io::stdout();
+        // interactive: the guest's clock may not run ahead of the wall clock (idle time is
+        // skipped only up to it; see Machine::set_idle_limit)
+        let virtual_start = m.virtual_time_ns();
         loop {
             let done = m.instruction_count();
             if let Some((at, path)) = &self.snapshot_at {
@@ -270,6 +277,10 @@ impl Session {
                     slice = slice.min(at - done);
                 }
             }
+            if keys.is_some() {
+                let wall = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                m.set_idle_limit(Some(virtual_start.saturating_add(wall)));
+            }
             let r = m.run(slice).map_err(|e| e.to_string());
             if self.profile.is_some() {
                 let s = m.cpu_state();
@@ -295,13 +306,15 @@ impl Session {
             }
             match r? {
                 ExitReason::BudgetReached => {}
+                ExitReason::Idle => {
+                    // halted until a timer the wall clock has not reached: wait for it (or
+                    // for a key, polled every 20 ms)
+                    let wall = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                    let now = virtual_start.saturating_add(wall);
+                    let until = m.next_timer_ns().unwrap_or(now).saturating_sub(now);
+                    std::thread::sleep(Duration::from_nanos(until).min(Duration::from_millis(20)));
+                }
                 other => return Ok(End::Machine(other)),
-            }
-            if keys.is_some() {
-                // pace: the guest's clock must not run ahead of the wall clock
-                let ahead =
-                    Duration::from_nanos(m.virtual_time_ns()).saturating_sub(start.elapsed());
-                std::thread::sleep(ahead.min(Duration::from_millis(20)));
             }
         }
     }

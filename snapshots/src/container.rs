@@ -121,7 +121,7 @@ pub fn write(header: &Header, sections: &[(SectionTag, &[u8])]) -> Vec<u8> {
         body.extend_from_slice(bytes);
     }
     let stored = if header.compressed {
-        lz4_flex::block::compress(&body)
+        crate::lz4::compress(&body)
     } else {
         body
     };

@@ -3,6 +3,7 @@
 //!
 //! - [`container`]: the snapshot file: magic, format version, machine-config hash, optional
 //!   base (incremental snapshots), sections, optional LZ4 compression, SHA-256 trailer.
+//! - [`lz4`]: LZ4 block compression with the same output on every host.
 //! - [`pages`]: RAM as a list of non-zero (or, in an incremental snapshot, dirtied) 4 KiB pages.
 //! - [`replay_log`]: the record/replay log: machine inputs stamped with instruction counts and
 //!   periodic `(instruction count, state hash)` checkpoints.
@@ -13,6 +14,7 @@
 //! sections with bincode and validates it when it decodes.
 
 pub mod container;
+pub mod lz4;
 pub mod pages;
 pub mod replay_log;
 

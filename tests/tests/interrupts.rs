@@ -186,10 +186,10 @@ fn pic_delivers_an_irq_line_with_its_vector_and_eoi() {
     assert_eq!(m.cpu_state().regs[1] & 0xFFFF, 2);
 }
 
-#[test]
-fn pit_ticks_wake_hlt_in_virtual_time() {
-    // PIT channel 0, mode 2, count 1193 (≈1 kHz); IRQ 0 unmasked; the loop halts until ten
-    // timer interrupts were counted, then stops with CLI; HLT.
+/// PIT channel 0, mode 2, count 1193 (≈1 kHz); IRQ 0 unmasked; the loop halts until ten
+/// timer interrupts were counted, then stops with CLI; HLT. The handler (vector 0x20 = IRQ 0
+/// after the ICW2 of `PIC_INIT`) counts at 0x8FE and sends the EOI the next tick needs.
+fn pit_machine() -> Machine {
     let code = asm16(|a| {
         outs(a, &PIC_INIT[..4])?;
         outs(
@@ -210,18 +210,22 @@ fn pit_ticks_wake_hlt_in_virtual_time() {
         a.cli()?;
         a.hlt()
     });
+    let mut m = machine(&code);
+    let mut h = CodeAssembler::new(16).unwrap();
+    h.inc(word_ptr(0x8FE)).unwrap();
+    h.push(ax).unwrap();
+    h.mov(al, 0x20u32).unwrap();
+    h.out(0x20u32, al).unwrap();
+    h.pop(ax).unwrap();
+    h.iret().unwrap();
+    m.write_phys(0x7E00, &h.assemble(0x7E00).unwrap()).unwrap();
+    m
+}
+
+#[test]
+fn pit_ticks_wake_hlt_in_virtual_time() {
     let run = || {
-        let mut m = machine(&code);
-        // vector 0x20 = IRQ 0 after the ICW2 above; the shared handler counts at 0x8FE; it
-        // needs an EOI for the next tick
-        let mut h = CodeAssembler::new(16).unwrap();
-        h.inc(word_ptr(0x8FE)).unwrap();
-        h.push(ax).unwrap();
-        h.mov(al, 0x20u32).unwrap();
-        h.out(0x20u32, al).unwrap();
-        h.pop(ax).unwrap();
-        h.iret().unwrap();
-        m.write_phys(0x7E00, &h.assemble(0x7E00).unwrap()).unwrap();
+        let mut m = pit_machine();
         assert_eq!(m.run(100_000).unwrap(), ExitReason::Halted);
         (
             r32(&m, 0x8FE) & 0xFFFF,
@@ -244,6 +248,35 @@ fn pit_ticks_wake_hlt_in_virtual_time() {
     );
     // and the same run gives the same result
     assert_eq!(run(), (ticks, insns, ns));
+}
+
+#[test]
+fn an_idle_limit_holds_a_halted_guest_without_changing_its_run() {
+    let mut free = pit_machine();
+    assert_eq!(free.run(100_000).unwrap(), ExitReason::Halted);
+    // paced: the limit moves 250 µs at a time, as a host following a wall clock would
+    let mut paced = pit_machine();
+    let (mut limit, mut idles) = (0u64, 0);
+    loop {
+        paced.set_idle_limit(Some(limit));
+        let before = (paced.instruction_count(), paced.virtual_time_ns());
+        match paced.run(100_000).unwrap() {
+            ExitReason::Idle => {
+                idles += 1;
+                // halted, the next tick beyond the limit, and no idle time skipped towards it
+                assert!(paced.cpu_state().halted);
+                assert!(paced.next_timer_ns().unwrap() > limit);
+                assert!(paced.virtual_time_ns() <= limit.max(before.1) + 1000);
+                assert!(paced.instruction_count() >= before.0);
+                limit += 250_000;
+            }
+            ExitReason::Halted => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    // ten ticks ≈ 1 ms apart: the guest waited at the limit about four times per tick
+    assert!((30..=50).contains(&idles), "{idles} idle returns");
+    assert_eq!(paced.state_hash(), free.state_hash(), "pacing changed the run");
 }
 
 #[test]

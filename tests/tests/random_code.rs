@@ -50,8 +50,8 @@ fn random_bytes_as_code_never_panic() {
             Err(VmError::Unsupported { .. }) => outcomes[3] += 1,
             Ok(ExitReason::Reset) => outcomes[4] += 1,
             Ok(ExitReason::PowerOff) => outcomes[5] += 1,
-            Ok(r @ (ExitReason::Breakpoint | ExitReason::Hooked)) => {
-                panic!("{r:?} without breakpoints or hooks")
+            Ok(r @ (ExitReason::Breakpoint | ExitReason::Hooked | ExitReason::Idle)) => {
+                panic!("{r:?} without breakpoints, hooks or an idle limit")
             }
             Err(e) => panic!("unexpected host error from guest code: {e}"),
         }

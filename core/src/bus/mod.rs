@@ -389,6 +389,11 @@ impl Bus {
         };
     }
 
+    /// The next timer deadline (virtual ns), if any timer is armed.
+    pub fn next_timer_ns(&self) -> Option<u64> {
+        self.timers.next().map(|(d, _)| d)
+    }
+
     /// While the CPU is halted: moves virtual time to the next timer deadline (idle time is
     /// skipped, not spent) and fires it. Returns false when no timer is armed.
     pub fn idle_to_next_timer(&mut self, icount: u64) -> bool {

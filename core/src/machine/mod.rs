@@ -88,11 +88,15 @@ pub enum ExitReason {
     Breakpoint,
     /// A hook callback asked to stop ([`Machine::last_hook_event`] says which event).
     Hooked,
+    /// The CPU is halted waiting for a timer due after the host's idle limit
+    /// ([`Machine::set_idle_limit`]): no idle time was skipped. Run again once the limit
+    /// has moved, or after sending input (which the guest then receives at once).
+    Idle,
 }
 
 impl ExitReason {
     /// A short lower-case name: "budget", "halted", "triple_fault", "reset", "poweroff",
-    /// "breakpoint", "hook" (the bindings' exit reasons).
+    /// "breakpoint", "hook", "idle" (the bindings' exit reasons).
     pub fn name(self) -> &'static str {
         match self {
             Self::BudgetReached => "budget",
@@ -102,6 +106,7 @@ impl ExitReason {
             Self::PowerOff => "poweroff",
             Self::Breakpoint => "breakpoint",
             Self::Hooked => "hook",
+            Self::Idle => "idle",
         }
     }
 }
@@ -125,6 +130,8 @@ pub struct Machine {
     linux_images: Option<replay::LinuxImages>,
     /// Linear addresses where `run` stops before executing (see `inspect.rs`).
     breakpoints: std::collections::BTreeSet<u32>,
+    /// Host pacing: a halted CPU does not skip virtual time past this (see `set_idle_limit`).
+    idle_limit: Option<u64>,
     /// The instruction count at which a run stopped before an instruction (breakpoint or code
     /// hook): the next run executes that instruction without stopping there again.
     resume_past: Option<(u64, u32)>,
@@ -209,6 +216,7 @@ impl Machine {
             recorder: None,
             linux_images: None,
             breakpoints: Default::default(),
+            idle_limit: None,
             resume_past: None,
             last_hook: None,
         })
@@ -398,6 +406,22 @@ impl Machine {
         self.cpu.pending_irq = Some(vector);
     }
 
+    /// Host pacing (DESIGN.md, "Time and determinism"): with `Some(ns)`, a halted CPU skips
+    /// idle time only to timer deadlines at or before virtual time `ns`; a run that would skip
+    /// further returns [`ExitReason::Idle`] with the clock untouched. A host that paces the
+    /// guest against the wall clock moves the limit with it, so an idle guest costs nothing
+    /// and its clock keeps step with real time; input sent meanwhile reaches the guest at the
+    /// instruction count where it halted, which the replay log records like any input. Host
+    /// configuration, not machine state: snapshots and the state hash leave it out.
+    pub fn set_idle_limit(&mut self, limit_ns: Option<u64>) {
+        self.idle_limit = limit_ns;
+    }
+
+    /// The virtual time (ns) of the next timer deadline, if a timer is armed.
+    pub fn next_timer_ns(&self) -> Option<u64> {
+        self.bus.next_timer_ns()
+    }
+
     /// Executes exactly one instruction (or one REP iteration).
     pub fn step(&mut self) -> Result<ExitReason, VmError> {
         self.run(1)
@@ -456,21 +480,27 @@ impl Machine {
                     continue;
                 }
             }
-            if self.cpu.s.halted {
-                // HLT with interrupts enabled skips idle time to the next timer deadline. A
-                // guest waiting on timers whose interrupts stay masked would wait forever:
-                // after `IDLE_SKIPS_WITHOUT_INTERRUPT` skips that wake nothing, report Halted.
-                if self.cpu.s.eflags & flag::IF != 0
-                    && idle_skips < IDLE_SKIPS_WITHOUT_INTERRUPT
-                    && self.bus.idle_to_next_timer(self.cpu.icount)
-                {
-                    idle_skips += 1;
-                    continue;
-                }
-                return Ok(ExitReason::Halted);
-            }
+            // the budget first: the state after N instructions is N retired and nothing
+            // more (no idle time skipped after a final HLT), however the run was sliced
             if left == 0 {
                 return Ok(ExitReason::BudgetReached);
+            }
+            if self.cpu.s.halted {
+                // HLT with interrupts enabled skips idle time to the next timer deadline (up
+                // to the host's idle limit). A guest waiting on timers whose interrupts stay
+                // masked would wait forever: after `IDLE_SKIPS_WITHOUT_INTERRUPT` skips that
+                // wake nothing, report Halted.
+                if self.cpu.s.eflags & flag::IF != 0 && idle_skips < IDLE_SKIPS_WITHOUT_INTERRUPT {
+                    let next = self.bus.next_timer_ns();
+                    if next.is_some_and(|d| self.idle_limit.is_some_and(|limit| d > limit)) {
+                        return Ok(ExitReason::Idle);
+                    }
+                    if self.bus.idle_to_next_timer(self.cpu.icount) {
+                        idle_skips += 1;
+                        continue;
+                    }
+                }
+                return Ok(ExitReason::Halted);
             }
             // Breakpoints and code hooks: checked before each instruction (one per dispatch).
             let watch_code = self.bus.hooks.any_code || !self.breakpoints.is_empty();
