@@ -36,7 +36,9 @@ fn input_file_drives_the_shell_until_stops_the_run_and_the_recording_replays() {
     args.extend(guest.iter().map(String::as_str));
     args.extend([
         "--append",
-        "console=ttyS0 panic=-1 quiet",
+        // without the kernel's crypto self-tests: a shorter boot (tests/tests/linux_boot.rs
+        // runs them)
+        "console=ttyS0 panic=-1 quiet cryptomgr.notests",
         "--input-file",
         input.to_str().unwrap(),
         "--until",
