@@ -10,12 +10,15 @@
 #   -Zbuild-std (the rustup cargo drives Debian's rustc). Package names are resolved through
 #   apt-cache (a security update can move the version numbers) and unpacked, without root,
 #   into bindings-wasm/scripts/out/prefix (git-ignored).
+# VX86_WASM_TOOLCHAIN=debian forces the second route (to check it where the first works).
 set -euo pipefail
 WASM_TOOLCHAIN_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/out
 WASM_ENV=()
 WASM_CARGO_FLAGS=()
-if rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown \
-    || rustup target add wasm32-unknown-unknown >/dev/null 2>&1; then
+if [ "${VX86_WASM_TOOLCHAIN:-}" != debian ] && {
+    rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown \
+        || rustup target add wasm32-unknown-unknown >/dev/null 2>&1
+}; then
     echo "wasm toolchain: rustup's wasm32-unknown-unknown target" >&2
 else
     P=$WASM_TOOLCHAIN_DIR/prefix

@@ -62,3 +62,21 @@ test("Linux boots in Node to BOOT-OK with the native build's instruction count a
   assert.deepEqual(resumed, { hash: again.stateHash(), count: later }, "Node snapshot resumed natively");
   assert.notEqual(m.stateHash(), again.stateHash(), "the typed command changed the state");
 });
+
+test("a recording started right after loadLinux references the images and replays with them", () => {
+  if (!existsSync(KERNEL)) execFileSync("bash", [join(ROOT, "guests/build.sh")], { stdio: "inherit" });
+  const [kernel, initrd] = [readFileSync(KERNEL), readFileSync(INITRD)];
+  const m = new Machine({ memory: "256M" });
+  m.loadLinux(kernel, initrd, CMDLINE);
+  m.record(5_000_000);
+  m.run(20_000_000);
+  const log = m.stopRecording();
+  assert.ok(log.length < 100_000, `the log references the images (${log.length} bytes)`);
+  const r = Machine.replay(log, kernel, initrd);
+  assert.equal(r.stateHash, m.stateHash());
+  assert.equal(r.instructionCount, 20_000_000);
+  assert.throws(() => Machine.replay(log), { name: "ReplayError" }, "the images are needed");
+  const wrong = Uint8Array.from(initrd);
+  wrong[100] ^= 1;
+  assert.throws(() => Machine.replay(log, kernel, wrong), { name: "ReplayError" }, "and checked");
+});

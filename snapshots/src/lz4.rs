@@ -149,7 +149,7 @@ mod tests {
             let data: Vec<u8> = (0..n)
                 .map(|i| {
                     let y = (x ^ (i as u64).wrapping_mul(0x9E37_79B9)).rotate_left(7);
-                    (y >> 56) as u8 % alphabet.max(1) * 37
+                    ((y >> 56) as u8 % alphabet.max(1)).wrapping_mul(37)
                 })
                 .collect();
             round_trip(&data);
