@@ -480,17 +480,17 @@ impl Machine {
                     continue;
                 }
             }
-            // the budget first: the state after N instructions is N retired and nothing
-            // more (no idle time skipped after a final HLT), however the run was sliced
-            if left == 0 {
-                return Ok(ExitReason::BudgetReached);
-            }
             if self.cpu.s.halted {
                 // HLT with interrupts enabled skips idle time to the next timer deadline (up
                 // to the host's idle limit). A guest waiting on timers whose interrupts stay
                 // masked would wait forever: after `IDLE_SKIPS_WITHOUT_INTERRUPT` skips that
                 // wake nothing, report Halted.
                 if self.cpu.s.eflags & flag::IF != 0 && idle_skips < IDLE_SKIPS_WITHOUT_INTERRUPT {
+                    // the budget first: the state after N instructions is N retired and no
+                    // idle time skipped after a final HLT, however the run was sliced
+                    if left == 0 {
+                        return Ok(ExitReason::BudgetReached);
+                    }
                     let next = self.bus.next_timer_ns();
                     if next.is_some_and(|d| self.idle_limit.is_some_and(|limit| d > limit)) {
                         return Ok(ExitReason::Idle);
@@ -501,6 +501,9 @@ impl Machine {
                     }
                 }
                 return Ok(ExitReason::Halted);
+            }
+            if left == 0 {
+                return Ok(ExitReason::BudgetReached);
             }
             // Breakpoints and code hooks: checked before each instruction (one per dispatch).
             let watch_code = self.bus.hooks.any_code || !self.breakpoints.is_empty();
