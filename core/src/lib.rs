@@ -24,7 +24,8 @@ pub use error::VmError;
 pub mod hooks;
 pub use machine::{
     first_difference, Checkpoint, Divergence, ExitReason, Machine, MachineConfig, RecordStart,
-    Replay, ReplayStatus, SnapshotOptions, DEFAULT_CHECKPOINT_INTERVAL,
+    Replay, ReplayStatus, SnapshotOptions, DEFAULT_CHECKPOINT_INTERVAL, Disk, DiskConfig,
+    DiskImage, VirtioConfig, DEFAULT_MAC,
 };
 pub use memory::GuestMemory;
 pub use vx86_snapshots;

@@ -1,9 +1,10 @@
-//! The snapshot file (format version 1). All integers little-endian.
+//! The snapshot file (format version 2; version 1 held machines without virtio devices and is
+//! no longer read). All integers little-endian.
 //!
 //! | offset | size | field |
 //! |---|---|---|
 //! | 0 | 8 | magic `VX86SNAP` |
-//! | 8 | 4 | format version (1) |
+//! | 8 | 4 | format version (2) |
 //! | 12 | 4 | flags: bit 0 body LZ4-compressed (block format), bit 1 incremental; others 0 |
 //! | 16 | 32 | SHA-256 of the machine configuration's canonical encoding |
 //! | 48 | 32 | incremental: the id of the base snapshot; full: zeros |
@@ -26,7 +27,7 @@ use std::ops::Range;
 /// The first eight bytes of every snapshot.
 pub const MAGIC: [u8; 8] = *b"VX86SNAP";
 /// The container format version this crate writes and reads.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 const FLAG_COMPRESSED: u32 = 1 << 0;
 const FLAG_INCREMENTAL: u32 = 1 << 1;

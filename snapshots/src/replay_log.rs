@@ -1,6 +1,7 @@
-//! The replay log (format version 1): how a run started, every input it received stamped with
-//! the instruction count at delivery, and `(instruction count, state hash)` checkpoints to
-//! verify a replay against. All integers little-endian.
+//! The replay log (format version 2; version 1, without disks, is still read): how a run
+//! started, every input it received stamped with the instruction count at delivery, and
+//! `(instruction count, state hash)` checkpoints to verify a replay against. All integers
+//! little-endian.
 //!
 //! | size | field |
 //! |---|---|
@@ -8,6 +9,7 @@
 //! | 4 | format version (1) |
 //! | 1 | start kind: 0 = an embedded snapshot, 1 = a boot description |
 //! | 8 + n | start payload: length, then a vx86 snapshot or the boot description (see [`Boot`]) |
+//! | 4 + … | (version 2) the disk images, by reference: count, then each path (8-byte length, UTF-8) and SHA-256 |
 //! | 32 | state hash of the machine at the start (verifies the start was rebuilt exactly) |
 //! | 8 | checkpoint interval in instructions (informational) |
 //! | 8 | number of events |
@@ -15,15 +17,20 @@
 //! | 32 | SHA-256 of everything before it |
 //!
 //! Event kinds: 1 serial input (4-byte length, bytes), 2 checkpoint (32-byte state hash),
-//! 3 end of the recording (32-byte state hash; the last event, exactly once). Instruction
-//! counts never decrease.
+//! 3 end of the recording (32-byte state hash; the last event, exactly once), 4 virtio
+//! console input (4-byte length, bytes), 5 a network frame for the guest (4-byte length,
+//! bytes), 6 a new balloon target (4-byte page count). Instruction counts never decrease.
 
 use crate::{check_trailer, FormatError, Reader};
 
 /// The first eight bytes of every replay log.
 pub const MAGIC: [u8; 8] = *b"VX86RLOG";
 /// The log format version this crate writes and reads.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
+/// The oldest version this crate reads.
+pub const OLDEST_VERSION: u32 = 1;
+/// Most disks a log may reference.
+const MAX_DISKS: u32 = 64;
 
 /// A guest image a boot description refers to: by content hash, with where it was found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,6 +68,12 @@ pub enum Start {
 pub enum EventKind {
     /// Bytes sent to the guest's serial console.
     Serial(Vec<u8>),
+    /// Bytes sent to the guest's virtio console.
+    Console(Vec<u8>),
+    /// An Ethernet frame delivered to the guest's virtio-net.
+    NetFrame(Vec<u8>),
+    /// A new virtio-balloon target (pages).
+    BalloonTarget(u32),
     /// The state hash at this count (a point to verify a replay against).
     Checkpoint([u8; 32]),
     /// The recording ended here with this state hash.
@@ -81,6 +94,8 @@ pub struct Event {
 pub struct ReplayLog {
     /// Where the run starts.
     pub start: Start,
+    /// The disk images the machine needs (in its configuration's order), by reference.
+    pub disks: Vec<ImageRef>,
     /// The state hash at the start.
     pub start_hash: [u8; 32],
     /// Instructions between checkpoints when it was recorded.
@@ -106,16 +121,28 @@ impl ReplayLog {
             }
         };
         put_bytes64(&mut out, &payload);
+        out.extend_from_slice(&(self.disks.len() as u32).to_le_bytes());
+        for d in &self.disks {
+            put_image(&mut out, d);
+        }
         out.extend_from_slice(&self.start_hash);
         out.extend_from_slice(&self.checkpoint_interval.to_le_bytes());
         out.extend_from_slice(&(self.events.len() as u64).to_le_bytes());
         for e in &self.events {
             out.extend_from_slice(&e.icount.to_le_bytes());
             match &e.kind {
-                EventKind::Serial(bytes) => {
-                    out.push(1);
+                EventKind::Serial(bytes) | EventKind::Console(bytes) | EventKind::NetFrame(bytes) => {
+                    out.push(match &e.kind {
+                        EventKind::Serial(_) => 1,
+                        EventKind::Console(_) => 4,
+                        _ => 5,
+                    });
                     out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
                     out.extend_from_slice(bytes);
+                }
+                EventKind::BalloonTarget(pages) => {
+                    out.push(6);
+                    out.extend_from_slice(&pages.to_le_bytes());
                 }
                 EventKind::Checkpoint(h) => {
                     out.push(2);
@@ -143,7 +170,7 @@ impl ReplayLog {
         let mut r = Reader::new(bytes);
         r.take(8, "magic")?;
         let version = r.u32("format version")?;
-        if version != VERSION {
+        if !(OLDEST_VERSION..=VERSION).contains(&version) {
             return Err(FormatError::UnsupportedVersion {
                 what: "replay log",
                 found: version,
@@ -160,6 +187,20 @@ impl ReplayLog {
             1 => Start::Boot(decode_boot(payload)?),
             k => return Err(malformed(format!("unknown start kind {k}"))),
         };
+        let mut disks = Vec::new();
+        if version >= 2 {
+            let n = r.u32("disk count")?;
+            if n > MAX_DISKS {
+                return Err(FormatError::TooLarge {
+                    what: "disk count",
+                    size: n as u64,
+                    limit: MAX_DISKS as u64,
+                });
+            }
+            for _ in 0..n {
+                disks.push(take_image(&mut r)?);
+            }
+        }
         let start_hash = r.array::<32>("start hash")?;
         let checkpoint_interval = r.u64("checkpoint interval")?;
         let count = r.u64("event count")?;
@@ -188,6 +229,15 @@ impl ReplayLog {
                 }
                 2 => EventKind::Checkpoint(r.array::<32>("checkpoint hash")?),
                 3 => EventKind::End(r.array::<32>("end hash")?),
+                4 => {
+                    let n = r.u32("console input length")?;
+                    EventKind::Console(r.take(n as u64, "console input bytes")?.to_vec())
+                }
+                5 => {
+                    let n = r.u32("frame length")?;
+                    EventKind::NetFrame(r.take(n as u64, "frame bytes")?.to_vec())
+                }
+                6 => EventKind::BalloonTarget(r.u32("balloon target")?),
                 k => return Err(malformed(format!("event {i} has unknown kind {k}"))),
             };
             let is_end = matches!(kind, EventKind::End(_));
@@ -209,6 +259,7 @@ impl ReplayLog {
         }
         Ok(Self {
             start,
+            disks,
             start_hash,
             checkpoint_interval,
             events,
@@ -249,20 +300,28 @@ fn take_string(r: &mut Reader, what: &'static str) -> Result<String, FormatError
     String::from_utf8(bytes.to_vec()).map_err(|_| malformed(format!("{what} is not UTF-8")))
 }
 
+fn put_image(out: &mut Vec<u8>, i: &ImageRef) {
+    put_bytes64(out, i.path.as_bytes());
+    out.extend_from_slice(&i.sha256);
+}
+
+fn take_image(r: &mut Reader) -> Result<ImageRef, FormatError> {
+    Ok(ImageRef {
+        path: take_string(r, "image path")?,
+        sha256: r.array::<32>("image hash")?,
+    })
+}
+
 /// Boot description: config (bytes), kernel ref, initrd flag + ref, cmdline; strings and
 /// byte strings are length-prefixed (8 bytes).
 fn encode_boot(b: &Boot) -> Vec<u8> {
     let mut out = Vec::new();
     put_bytes64(&mut out, &b.config);
-    let image = |out: &mut Vec<u8>, i: &ImageRef| {
-        put_bytes64(out, i.path.as_bytes());
-        out.extend_from_slice(&i.sha256);
-    };
-    image(&mut out, &b.kernel);
+    put_image(&mut out, &b.kernel);
     match &b.initrd {
         Some(i) => {
             out.push(1);
-            image(&mut out, i);
+            put_image(&mut out, i);
         }
         None => out.push(0),
     }
@@ -273,16 +332,10 @@ fn encode_boot(b: &Boot) -> Vec<u8> {
 fn decode_boot(bytes: &[u8]) -> Result<Boot, FormatError> {
     let mut r = Reader::new(bytes);
     let config = take_bytes64(&mut r, "boot configuration")?.to_vec();
-    let image = |r: &mut Reader| -> Result<ImageRef, FormatError> {
-        Ok(ImageRef {
-            path: take_string(r, "image path")?,
-            sha256: r.array::<32>("image hash")?,
-        })
-    };
-    let kernel = image(&mut r)?;
+    let kernel = take_image(&mut r)?;
     let initrd = match r.take(1, "initrd flag")?[0] {
         0 => None,
-        1 => Some(image(&mut r)?),
+        1 => Some(take_image(&mut r)?),
         f => return Err(malformed(format!("initrd flag {f}"))),
     };
     let cmdline = take_string(&mut r, "command line")?;
@@ -315,12 +368,28 @@ mod tests {
                 }),
                 cmdline: "console=ttyS0".into(),
             }),
+            disks: vec![ImageRef {
+                path: "disk.img".into(),
+                sha256: [4; 32],
+            }],
             start_hash: [9; 32],
             checkpoint_interval: 1000,
             events: vec![
                 Event {
                     icount: 10,
                     kind: EventKind::Serial(b"ls\n".to_vec()),
+                },
+                Event {
+                    icount: 20,
+                    kind: EventKind::Console(b"uname\n".to_vec()),
+                },
+                Event {
+                    icount: 30,
+                    kind: EventKind::NetFrame(vec![0xFF; 60]),
+                },
+                Event {
+                    icount: 40,
+                    kind: EventKind::BalloonTarget(16384),
                 },
                 Event {
                     icount: 1000,
@@ -363,6 +432,21 @@ mod tests {
         }
     }
 
+    #[test]
+    fn version_1_logs_without_disks_still_read() {
+        let log = ReplayLog {
+            disks: Vec::new(),
+            ..sample()
+        };
+        let v2 = log.to_bytes();
+        // version 1 is version 2 without the disk count (4 bytes after the start payload)
+        let payload_len = u64::from_le_bytes(v2[13..21].try_into().unwrap()) as usize;
+        let disks_at = 21 + payload_len;
+        let mut v1 = [&v2[..disks_at], &v2[disks_at + 4..]].concat();
+        v1[8..12].copy_from_slice(&1u32.to_le_bytes());
+        assert_eq!(ReplayLog::from_bytes(&reseal(v1)).unwrap(), log);
+    }
+
     /// Re-seals edited content with a valid checksum, to reach the checks behind it.
     fn reseal(mut content: Vec<u8>) -> Vec<u8> {
         content.truncate(content.len() - 32);
@@ -374,7 +458,7 @@ mod tests {
     #[test]
     fn structural_errors_behind_a_valid_checksum() {
         let mut log = sample();
-        log.events.swap(0, 1);
+        log.events.swap(0, 4);
         let e = ReplayLog::from_bytes(&log.to_bytes())
             .unwrap_err()
             .to_string();
@@ -387,14 +471,19 @@ mod tests {
         assert!(e.contains("end event must be the last"), "{e}");
         // a huge event count in a small file
         let bytes = sample().to_bytes();
-        let count_at = bytes.len() - 32 - (8 + 1 + 4 + 3) - 2 * (8 + 1 + 32) - 8;
+        let no_events = ReplayLog {
+            events: Vec::new(),
+            ..sample()
+        };
+        let events_len = bytes.len() - no_events.to_bytes().len();
+        let count_at = bytes.len() - 32 - events_len - 8;
         let mut b = bytes.clone();
         b[count_at..count_at + 8].copy_from_slice(&u64::MAX.to_le_bytes());
         let e = ReplayLog::from_bytes(&reseal(b)).unwrap_err().to_string();
         assert!(e.contains("event count declares"), "{e}");
         let mut b = bytes;
-        b[8] = 2;
+        b[8] = 3;
         let e = ReplayLog::from_bytes(&b).unwrap_err().to_string();
-        assert!(e.contains("version 2 is not supported"), "{e}");
+        assert!(e.contains("version 3 is not supported"), "{e}");
     }
 }

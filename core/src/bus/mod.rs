@@ -10,6 +10,8 @@ mod entropy;
 pub use entropy::Entropy;
 mod interrupts;
 mod range_map;
+mod virtio;
+pub use virtio::{BAR_BASE, FIRST_SLOT};
 
 pub use range_map::{Mapping, RangeMap};
 
@@ -76,6 +78,10 @@ pub struct Bus {
     pub entropy: entropy::Entropy,
     /// Host hooks on I/O, MMIO, interrupts and CR3 loads (see `hooks`).
     pub hooks: crate::hooks::Hooks,
+    /// The virtio PCI functions, in slot order.
+    pub virtio: Vec<DeviceId>,
+    /// The disks virtio-blk devices use (media: base image and overlay).
+    pub disks: Vec<crate::devices::virtio::disk::Disk>,
     /// Physical address mask applied by the A20 gate: all ones when A20 is enabled, bit 20
     /// clear when disabled (real-mode wrap at 1 MiB).
     pub a20_mask: u32,
@@ -109,6 +115,8 @@ impl Bus {
             timers: Timers::default(),
             timer_icount: u64::MAX,
             intr: false,
+            virtio: Vec::new(),
+            disks: Vec::new(),
             a20_mask: !0,
         }
     }
@@ -291,6 +299,9 @@ impl Bus {
                 self.reset_requested |= std::mem::take(&mut p.reset_requested);
             }
         }
+        if let Device::Virtio(_) = self.devices[dev.0 as usize] {
+            self.virtio_after_access(dev);
+        }
         if Some(dev) == self.acpi_pm {
             if let Device::AcpiPm(a) = &mut self.devices[dev.0 as usize] {
                 self.poweroff_requested |= std::mem::take(&mut a.poweroff_requested);
@@ -447,6 +458,9 @@ impl Bus {
         let now = self.clock.now_ns(icount);
         match self.ports.find(port as u64).copied() {
             Some(m) => {
+                if Some(m.device) == self.pci && port >= 0xCFC && !self.virtio.is_empty() {
+                    self.pci_window_read(port);
+                }
                 let v =
                     self.devices[m.device.0 as usize].io_read(port, port - m.start as u16, n, now);
                 self.after_access(m.device, now);
@@ -463,6 +477,9 @@ impl Bus {
         if let Some(m) = self.ports.find(port as u64).copied() {
             self.devices[m.device.0 as usize].io_write(port, port - m.start as u16, n, v, now);
             self.after_access(m.device, now);
+            if Some(m.device) == self.pci && port >= 0xCFC && !self.virtio.is_empty() {
+                self.pci_after_write(port);
+            }
         }
         if self.hooks.any_io {
             self.hooks.io(port, n, true, v);

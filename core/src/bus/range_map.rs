@@ -48,6 +48,11 @@ impl RangeMap {
         (addr - m.start < m.len).then_some(m)
     }
 
+    /// Removes every range of `device`.
+    pub fn remove_device(&mut self, device: DeviceId) {
+        self.ranges.retain(|m| m.device != device);
+    }
+
     /// All mappings in address order.
     pub fn iter(&self) -> impl Iterator<Item = &Mapping> {
         self.ranges.iter()

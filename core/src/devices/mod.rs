@@ -17,6 +17,7 @@ pub mod pit;
 pub mod rtc;
 mod scratch;
 pub mod uart;
+pub mod virtio;
 
 pub use debugcon::DebugConsole;
 pub use scratch::ScratchRegisters;
@@ -52,6 +53,8 @@ pub enum Device {
     Ioapic(ioapic::Ioapic),
     /// The ACPI PM1 and PM-timer registers (ports 0x600-0x60B).
     AcpiPm(acpi_pm::AcpiPm),
+    /// A virtio PCI function (MMIO: its BAR).
+    Virtio(Box<virtio::VirtioPci>),
 }
 
 impl Device {
@@ -66,6 +69,16 @@ impl Device {
                 Device::Uart(u)
             }
             Device::DebugConsole(_) => Device::DebugConsole(DebugConsole::default()),
+            Device::Virtio(v) => {
+                let mut v = v.clone();
+                match &mut v.kind {
+                    virtio::VirtioKind::Console(c) => c.output.clear(),
+                    virtio::VirtioKind::Net(n) => n.output.clear(),
+                    _ => {}
+                }
+                v.error.clear();
+                Device::Virtio(v)
+            }
             other => other.clone(),
         }
     }
@@ -89,6 +102,7 @@ impl Device {
             Device::Rtc(r) => future("RTC update", r.last_ns),
             Device::Lapic(l) => l.validate(now),
             Device::Uart(u) => u.validate(),
+            Device::Virtio(v) => v.validate(),
             Device::Pic(p) => match (p.master.icw_step, p.slave.icw_step) {
                 (0..=4, 0..=4) => Ok(()),
                 steps => Err(format!("8259A initialisation steps {steps:?}")),
@@ -109,7 +123,9 @@ impl Device {
             Device::Pci(p) => p.io_read(port, size),
             Device::AcpiPm(a) => a.io_read(port, size, now),
             Device::Scratch(d) => d.read(offset as u64, size),
-            Device::Lapic(_) | Device::Ioapic(_) => u32::MAX >> (32 - 8 * size),
+            Device::Lapic(_) | Device::Ioapic(_) | Device::Virtio(_) => {
+                u32::MAX >> (32 - 8 * size)
+            }
         }
     }
 
@@ -125,7 +141,7 @@ impl Device {
             Device::Pci(p) => p.io_write(port, size, value),
             Device::AcpiPm(a) => a.io_write(port, size, value),
             Device::Scratch(d) => d.write(offset as u64, size, value),
-            Device::Lapic(_) | Device::Ioapic(_) => {}
+            Device::Lapic(_) | Device::Ioapic(_) | Device::Virtio(_) => {}
         }
     }
 
@@ -137,6 +153,7 @@ impl Device {
             Device::Scratch(d) => d.read(offset, size),
             Device::Lapic(l) => narrow(l.read(offset as u32 & !3, now)),
             Device::Ioapic(i) => narrow(i.mmio_read(offset & !3)),
+            Device::Virtio(v) => v.mmio_read(offset, size),
             // port-only devices never get an MMIO range
             _ => (u64::MAX >> (64 - 8 * size)) as u32,
         }
@@ -147,6 +164,7 @@ impl Device {
     pub fn mmio_write(&mut self, offset: u64, size: usize, value: u32, now: u64) {
         match self {
             Device::Scratch(d) => d.write(offset, size, value),
+            Device::Virtio(v) => v.mmio_write(offset, size, value),
             Device::Lapic(l) if size == 4 => l.write(offset as u32, value, now),
             Device::Ioapic(i) if size == 4 || offset & 0xFF == 0 => {
                 let mut out = std::mem::take(&mut i.outbox);

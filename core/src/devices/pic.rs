@@ -263,6 +263,16 @@ impl DualPic {
         vector
     }
 
+    /// Marks IRQ `irq` level-triggered in the ELCR, as firmware does for the lines PCI
+    /// interrupts are routed to.
+    pub fn set_level_triggered(&mut self, irq: u8) {
+        if irq < 8 {
+            self.io_write(0x4D0, self.master.elcr | 1 << irq);
+        } else {
+            self.io_write(0x4D1, self.slave.elcr | 1 << (irq - 8));
+        }
+    }
+
     /// Port read (0x20/0x21, 0xA0/0xA1, 0x4D0/0x4D1).
     pub fn io_read(&mut self, port: u16) -> u8 {
         let v = match port {

@@ -73,8 +73,13 @@ impl Machine {
         let mut ram = std::mem::replace(&mut self.bus.mem, placeholder());
         let copied = ram.restore_from(&c.ram, c.epoch != self.checkpoint_epoch);
         let hooks = std::mem::take(&mut self.bus.hooks);
+        let mut disks = std::mem::take(&mut self.bus.disks);
+        for (d, saved) in disks.iter_mut().zip(&c.bus.disks) {
+            d.restore_from(saved); // keeps what a write-through host must rewrite
+        }
         self.bus = c.bus.clone();
         self.bus.mem = ram;
+        self.bus.disks = disks;
         self.bus.hooks = hooks; // host configuration, not state: the current hooks stay
         self.cpu = c.cpu.clone();
         self.checkpoint_epoch = c.epoch;

@@ -7,10 +7,12 @@
 //! interrupt sources yet to wake it).
 
 mod checkpoint;
+mod disk_section;
 mod inspect;
 mod replay;
 mod snapshot;
 mod state_hash;
+mod virtio;
 
 use crate::bus::Bus;
 use crate::cpu::flag;
@@ -23,6 +25,8 @@ pub use replay::{
     first_difference, Divergence, RecordStart, Replay, ReplayStatus, DEFAULT_CHECKPOINT_INTERVAL,
 };
 pub use snapshot::SnapshotOptions;
+pub use virtio::{DiskConfig, VirtioConfig, DEFAULT_MAC};
+pub use crate::devices::virtio::disk::{Disk, DiskImage};
 
 /// Consecutive idle skips (HLT to the next timer) that deliver no interrupt before `run`
 /// reports the CPU as halted for good.
@@ -50,8 +54,11 @@ pub struct MachineConfig {
     /// What the real-time clock reads at virtual time 0, in seconds since 1970-01-01 UTC
     /// (never the host's clock).
     pub start_time_unix: u64,
-    /// Seed of the machine's random source (RDRAND, RDSEED): the same seed, the same numbers.
+    /// Seed of the machine's random source (RDRAND, RDSEED, virtio-rng): the same seed, the
+    /// same numbers.
     pub seed: u64,
+    /// The virtio devices (PCI functions after the chipset's; need `chipset`).
+    pub virtio: VirtioConfig,
 }
 
 impl Default for MachineConfig {
@@ -65,6 +72,7 @@ impl Default for MachineConfig {
             cpu_hz: crate::bus::DEFAULT_HZ,
             start_time_unix: 1_767_225_600, // 2026-01-01 00:00:00 UTC
             seed: 0,
+            virtio: VirtioConfig::default(),
         }
     }
 }
@@ -140,8 +148,16 @@ pub struct Machine {
 }
 
 impl Machine {
-    /// Builds a machine with zeroed RAM and the CPU in its reset state.
+    /// Builds a machine with zeroed RAM and the CPU in its reset state. A configuration with
+    /// disks needs their images: use [`Machine::with_disks`].
     pub fn new(config: MachineConfig) -> Result<Self, VmError> {
+        Self::with_disks(config, Vec::new())
+    }
+
+    /// [`Machine::new`] with `disks` as the images of `config.virtio.disks` (in order; each
+    /// must have the configured size and SHA-256, see [`DiskConfig::for_image`]).
+    pub fn with_disks(config: MachineConfig, disks: Vec<DiskImage>) -> Result<Self, VmError> {
+        virtio::check_disk_images(&config, &disks)?;
         let mem = GuestMemory::new(config.ram_size)?;
         let mut bus = Bus::new(mem);
         if !config.a20_enabled {
@@ -205,7 +221,7 @@ impl Machine {
         } else {
             None
         };
-        Ok(Self {
+        let mut m = Self {
             cpu: Cpu::new(CpuState::reset()),
             bus,
             blocks: BlockCache::default(),
@@ -219,7 +235,9 @@ impl Machine {
             idle_limit: None,
             resume_past: None,
             last_hook: None,
-        })
+        };
+        m.attach_virtio(disks)?;
+        Ok(m)
     }
 
     /// The configuration the machine was built with.

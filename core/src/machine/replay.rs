@@ -122,9 +122,16 @@ impl Machine {
             }
         };
         let now = self.cpu.icount;
+        let disks = (self.bus.disks.iter())
+            .map(|d| ImageRef {
+                path: d.base().name().to_string(),
+                sha256: d.base().sha256(),
+            })
+            .collect();
         self.recorder = Some(Box::new(Recorder {
             log: ReplayLog {
                 start,
+                disks,
                 start_hash: self.state_hash(),
                 checkpoint_interval,
                 events: Vec::new(),
@@ -271,26 +278,32 @@ impl Replay {
         &self,
         load_image: &mut dyn FnMut(&ImageRef) -> Result<Vec<u8>, String>,
     ) -> Result<Machine, VmError> {
+        let mut image = |i: &ImageRef| -> Result<Vec<u8>, VmError> {
+            let bytes = load_image(i).map_err(replay_error)?;
+            if sha256(&bytes) != i.sha256 {
+                return Err(replay_error(format!(
+                    "{}: not the image the log was recorded with (SHA-256 {}, the log \
+                     expects {})",
+                    i.path,
+                    vx86_snapshots::hex(&sha256(&bytes)),
+                    vx86_snapshots::hex(&i.sha256)
+                )));
+            }
+            Ok(bytes)
+        };
+        let disks = (self.log.disks.iter())
+            .map(|d| {
+                let bytes = image(d)?;
+                Ok(crate::DiskImage::new(bytes)?.with_name(d.path.clone()))
+            })
+            .collect::<Result<Vec<_>, VmError>>()?;
         let m = match &self.log.start {
-            Start::Snapshot(bytes) => Machine::from_snapshot(bytes)?,
+            Start::Snapshot(bytes) => Machine::from_snapshot_with_disks(bytes, disks)?,
             Start::Boot(b) => {
                 let config: MachineConfig = super::snapshot::decode_config(&b.config)?;
-                let mut image = |i: &ImageRef| -> Result<Vec<u8>, VmError> {
-                    let bytes = load_image(i).map_err(replay_error)?;
-                    if sha256(&bytes) != i.sha256 {
-                        return Err(replay_error(format!(
-                            "{}: not the image the log was recorded with (SHA-256 {}, the log \
-                             expects {})",
-                            i.path,
-                            vx86_snapshots::hex(&sha256(&bytes)),
-                            vx86_snapshots::hex(&i.sha256)
-                        )));
-                    }
-                    Ok(bytes)
-                };
                 let kernel = image(&b.kernel)?;
                 let initrd = b.initrd.as_ref().map(&mut image).transpose()?;
-                let mut m = Machine::new(config)?;
+                let mut m = Machine::with_disks(config, disks)?;
                 m.load_linux(&kernel, initrd.as_deref(), &b.cmdline)?;
                 m
             }
@@ -326,6 +339,9 @@ impl Replay {
                 self.next += 1;
                 match &e.kind {
                     EventKind::Serial(bytes) => m.send_serial(&bytes.clone()),
+                    EventKind::Console(bytes) => m.send_console(&bytes.clone())?,
+                    EventKind::NetFrame(bytes) => m.send_net_frame(&bytes.clone())?,
+                    EventKind::BalloonTarget(pages) => m.set_balloon_target(*pages)?,
                     EventKind::Checkpoint(h) | EventKind::End(h) => {
                         let expected = *h;
                         let is_end = matches!(e.kind, EventKind::End(_));

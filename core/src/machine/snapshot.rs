@@ -9,14 +9,17 @@
 //! (a guest can observe a stale entry, so a restored machine must have the same ones); `DEVS`
 //! every device, the clock, the timers, host input not yet received, pending reset/power-off,
 //! the A20 gate and the random source; `RAM ` the non-zero pages (full) or the pages written since the base
-//! (incremental). The decoded-block cache is not saved: it is rebuilt from RAM.
+//! (incremental); `DISK` each virtio disk: its size and base image SHA-256 (the image itself is
+//! not stored: the restoring host supplies it, see [`Machine::from_snapshot_with_disks`]), its
+//! flush count and the chunks the guest wrote (the whole overlay, also in an incremental
+//! snapshot). The decoded-block cache is not saved: it is rebuilt from RAM.
 //!
 //! Restoring builds a fresh machine from `CONF` (so port/MMIO maps and device wiring come from
 //! code, not from the file), then checks that every saved device has the kind the
 //! configuration puts at its index and passes its own validation, that times are not in the
 //! future and counters are in range, before anything is used.
 
-use super::{Machine, MachineConfig};
+use super::{DiskImage, Machine, MachineConfig};
 use crate::cpu::CpuState;
 use crate::VmError;
 use vx86_snapshots::container::{self, Header, SectionTag, SnapshotKind};
@@ -27,7 +30,8 @@ const CPU: SectionTag = SectionTag(*b"CPU ");
 const TLB: SectionTag = SectionTag(*b"TLB ");
 const DEVS: SectionTag = SectionTag(*b"DEVS");
 const RAM: SectionTag = SectionTag(*b"RAM ");
-const SECTIONS: [SectionTag; 5] = [CONF, CPU, TLB, DEVS, RAM];
+const DISK: SectionTag = SectionTag(*b"DISK");
+const SECTIONS: [SectionTag; 6] = [CONF, CPU, TLB, DEVS, RAM, DISK];
 
 /// Largest body a snapshot may declare: all RAM vx86 supports as pages, plus room for the
 /// page list and the other sections.
@@ -186,6 +190,7 @@ impl Machine {
                 (TLB, &encode(&cpu.mmu.tlb_entries())),
                 (DEVS, &encode(&devs)),
                 (RAM, &ram_section),
+                (DISK, &super::disk_section::encode(&self.bus.disks)),
             ],
         );
         let mut id = [0; 32];
@@ -196,14 +201,30 @@ impl Machine {
 
     /// Builds a machine from full snapshot bytes (from [`Machine::save_snapshot`], in any
     /// process or on any host). Every field is validated; bad bytes give
-    /// [`VmError::Snapshot`] with the reason.
+    /// [`VmError::Snapshot`] with the reason. A machine with disks needs their images:
+    /// [`Machine::from_snapshot_with_disks`].
     pub fn from_snapshot(bytes: &[u8]) -> Result<Machine, VmError> {
-        Self::from_snapshot_with_ram_limit(bytes, MAX_BODY)
+        Self::from_snapshot_with_disks(bytes, Vec::new())
+    }
+
+    /// [`Machine::from_snapshot`] for a machine with virtio disks: `disks` are their base
+    /// images as they were attached (checked against the size and SHA-256 the snapshot
+    /// names); what the guest wrote comes from the snapshot.
+    pub fn from_snapshot_with_disks(bytes: &[u8], disks: Vec<DiskImage>) -> Result<Machine, VmError> {
+        Self::restore_snapshot(bytes, MAX_BODY, disks)
     }
 
     /// [`Machine::from_snapshot`], refusing snapshots of machines with more than `max_ram`
     /// bytes of RAM before allocating it (for hosts that restore snapshots they did not make).
     pub fn from_snapshot_with_ram_limit(bytes: &[u8], max_ram: u64) -> Result<Machine, VmError> {
+        Self::restore_snapshot(bytes, max_ram, Vec::new())
+    }
+
+    fn restore_snapshot(
+        bytes: &[u8],
+        max_ram: u64,
+        disks: Vec<DiskImage>,
+    ) -> Result<Machine, VmError> {
         let c = container::read(bytes, MAX_BODY).map_err(format_error)?;
         if c.header.kind != SnapshotKind::Full {
             return Err(bad(
@@ -225,7 +246,19 @@ impl Machine {
                 "the configuration does not match the header's hash".into()
             ));
         }
-        let mut m = Machine::new(config).map_err(|e| bad(format!("CONF: {e}")))?;
+        if disks.len() != config.virtio.disks.len() {
+            return Err(bad(format!(
+                "the machine has {} virtio disks: restore it with from_snapshot_with_disks and \
+                 their images ({} given)",
+                config.virtio.disks.len(),
+                disks.len()
+            )));
+        }
+        let mut m = match Machine::with_disks(config, disks) {
+            Ok(m) => m,
+            Err(e @ VmError::Image(_)) => return Err(e),
+            Err(e) => return Err(bad(format!("CONF: {e}"))),
+        };
         m.apply_sections(&c)?;
         m.start_baseline(c.id);
         Ok(m)
@@ -315,6 +348,7 @@ impl Machine {
                 .validate(now)
                 .map_err(|e| bad(format!("DEVS: device {i}: {e}")))?;
         }
+        let disks = super::disk_section::decode(section(DISK)?, &self.bus.disks)?;
         let ram = PageSet::decode(section(RAM)?).map_err(format_error)?;
         if ram.ram_size != self.bus.mem.size() as u64 {
             return Err(bad(format!(
@@ -348,6 +382,11 @@ impl Machine {
         bus.poweroff_requested = poweroff;
         bus.a20_mask = a20_mask;
         bus.entropy = entropy;
+        for (disk, (chunks, flushes)) in bus.disks.iter_mut().zip(disks) {
+            disk.set_overlay(chunks, flushes);
+        }
+        // device state first, then the maps that follow it (BAR addresses)
+        bus.sync_virtio_pci();
         bus.retime();
         bus.update_intr();
         let zero = [0u8; pages::PAGE_SIZE];

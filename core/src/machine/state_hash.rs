@@ -7,7 +7,8 @@
 //! order; output already sent towards the host, which the guest cannot see, left out, so
 //! collecting it does not change the hash); the virtual clock, the armed timers, host input not yet received, the reset and
 //! power-off requests, the A20 gate and the random source's state; then every non-zero 4 KiB page of RAM with its page
-//! number. Values are encoded with bincode (fixed-width little-endian integers), so the bytes
+//! number; then each virtio disk: size, base image SHA-256, flush count and every chunk the
+//! guest wrote with its index. Values are encoded with bincode (fixed-width little-endian integers), so the bytes
 //! do not depend on the host.
 //!
 //! Not covered, because they only cache what is covered: the decoded-block cache, the TLB (a
@@ -19,7 +20,7 @@ use super::Machine;
 use sha2::{Digest, Sha256};
 
 /// The encoding's version: changes whenever the covered state or its encoding changes.
-const FORMAT: &[u8] = b"vx86 state hash v3";
+const FORMAT: &[u8] = b"vx86 state hash v4";
 
 /// Feeds the canonical encoding of `value` (length-prefixed) into `h`.
 fn put<T: bincode::Encode>(h: &mut Sha256, value: &T) {
@@ -73,6 +74,17 @@ impl Machine {
         for (page, bytes) in bus.mem.as_slice().chunks(4096).enumerate() {
             if bytes.iter().any(|&b| b != 0) {
                 h.update((page as u64).to_le_bytes());
+                h.update(bytes);
+            }
+        }
+        h.update((bus.disks.len() as u64).to_le_bytes());
+        for d in &bus.disks {
+            h.update(d.len().to_le_bytes());
+            h.update(d.base().sha256());
+            h.update(d.flushes.to_le_bytes());
+            h.update((d.overlay_chunks() as u64).to_le_bytes());
+            for (index, bytes) in d.overlay() {
+                h.update(index.to_le_bytes());
                 h.update(bytes);
             }
         }

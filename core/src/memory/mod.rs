@@ -163,6 +163,52 @@ impl GuestMemory {
         }
     }
 
+    /// Device (DMA) read of `buf.len()` bytes at guest physical `addr`: only plain RAM or ROM
+    /// pages; `None` if any byte is outside RAM, in a hole or in an MMIO page (a device on
+    /// a PCI bus master cycle would not reach RAM there either).
+    pub fn dma_read(&self, addr: u64, buf: &mut [u8]) -> Option<()> {
+        let r = self.dma_range(addr, buf.len(), PAGE_HOLE | PAGE_MMIO)?;
+        buf.copy_from_slice(&self.ram[r]);
+        Some(())
+    }
+
+    /// Device (DMA) write of `data` at guest physical `addr`: only plain RAM pages (not ROM,
+    /// holes or MMIO); `None` and nothing written otherwise. Marks pages dirty and invalidates
+    /// code decoded from them, like a CPU write.
+    pub fn dma_write(&mut self, addr: u64, data: &[u8]) -> Option<()> {
+        let r = self.dma_range(addr, data.len(), PAGE_HOLE | PAGE_MMIO | PAGE_ROM)?;
+        if data.is_empty() {
+            return Some(());
+        }
+        for p in r.start >> PAGE_SHIFT..=(r.end - 1) >> PAGE_SHIFT {
+            self.touch_page(p);
+        }
+        self.ram[r].copy_from_slice(data);
+        Some(())
+    }
+
+    /// Whether a DMA access of `len` bytes at `addr` would succeed (a write: `write`).
+    pub fn dma_ok(&self, addr: u64, len: usize, write: bool) -> bool {
+        let forbidden = PAGE_HOLE | PAGE_MMIO | if write { PAGE_ROM } else { 0 };
+        self.dma_range(addr, len, forbidden).is_some()
+    }
+
+    /// The host range of a DMA access of `len` bytes at `addr`, if inside RAM and none of its
+    /// pages has an attribute in `forbidden`.
+    fn dma_range(&self, addr: u64, len: usize, forbidden: u8) -> Option<std::ops::Range<usize>> {
+        let end = addr.checked_add(len as u64)?;
+        if end > self.ram.len() as u64 {
+            return None;
+        }
+        if len > 0 {
+            let (first, last) = ((addr >> PAGE_SHIFT) as usize, ((end - 1) >> PAGE_SHIFT) as usize);
+            if self.page_attr[first..=last].iter().any(|a| a & forbidden != 0) {
+                return None;
+            }
+        }
+        Some(addr as usize..end as usize)
+    }
+
     /// Guest read of an `N`-byte little-endian value. `None` when the access is not plain RAM
     /// (outside RAM, a hole, MMIO) or crosses a page: the bus then takes the slow path.
     #[inline(always)]
@@ -334,6 +380,23 @@ mod tests {
         assert!(!m.write_fast(0x1000, [0x55]));
         assert!(m.write_u8_ram(0x1000, 0x55));
         assert_eq!(m.read_u8_ram(0x1000), Some(0xAA));
+    }
+
+    #[test]
+    fn dma_reaches_only_plain_ram() {
+        let mut m = GuestMemory::new(4 * PAGE_SIZE).unwrap();
+        m.set_attr(0x1000, 0x1000, PAGE_ROM).unwrap();
+        m.set_attr(0x2000, 0x1000, PAGE_MMIO).unwrap();
+        assert_eq!(m.dma_write(0xFFE, &[1, 2]), Some(()));
+        let mut b = [0u8; 2];
+        assert_eq!(m.dma_read(0xFFE, &mut b), Some(()));
+        assert_eq!(b, [1, 2]);
+        assert_eq!(m.dma_write(0xFFF, &[1, 2]), None, "the second byte is ROM");
+        assert_eq!(m.dma_read(0x1FFF, &mut b), None, "the second byte is MMIO");
+        assert_eq!(m.dma_read(0x3FFF, &mut b), None, "past the end of RAM");
+        assert_eq!(m.dma_read(u64::MAX, &mut b), None, "wrapping");
+        assert_eq!(m.dma_read(0x1000, &mut b), Some(()), "ROM is readable");
+        assert_eq!(m.dirty_pages(), vec![0]);
     }
 
     #[test]
