@@ -2,7 +2,9 @@
 # Builds a real Linux guest for vx86 from Debian (bookworm) i386 packages:
 #   guests/out/bzImage         the kernel of linux-image-686 (current ABI package)
 #   guests/out/initrd.cpio.gz  busybox-static + guests/init.sh as /init + guests/autotest.sh
-#                              + the virtio modules (copied, not loaded)
+#                              + guests/tests/*.sh in /tests + the virtio modules and the ext4
+#                              closure in /lib/modules (loaded by /init when a virtio PCI
+#                              device is present)
 # Needs: apt-get, dpkg, python3, gzip and the host's Debian package mirror. No root needed.
 # Downloads are cached in guests/out (git-ignored); REFRESH=1 forgets them and re-resolves
 # the kernel ABI. The initrd is deterministic: same inputs, byte-identical file.
@@ -119,10 +121,10 @@ ln -s busybox "$STAGE/bin/sh"            # /init is a #!/bin/sh script; it insta
 install -m 755 "$HERE/init.sh" "$STAGE/init"
 install -m 644 "$HERE/autotest.sh" "$STAGE/autotest.sh"
 
-# The virtio drivers are modules in Debian's kernel. A later step loads them with insmod
-# (order: virtio_ring, virtio, virtio_pci_legacy_dev, virtio_pci_modern_dev, virtio_pci, then
-# the device drivers; virtio_net needs failover and net_failover); here they are only copied,
-# flat, into /lib/modules.
+# The virtio drivers are modules in Debian's kernel. /init loads them with insmod when a virtio
+# PCI device is present (order: virtio_ring, virtio, virtio_pci_legacy_dev, virtio_pci_modern_dev,
+# virtio_pci, then the device drivers; virtio_net needs failover and net_failover); here they
+# are copied, flat, into /lib/modules.
 for m in drivers/virtio/*.ko drivers/block/virtio_blk.ko drivers/char/virtio_console.ko \
          drivers/char/hw_random/virtio-rng.ko drivers/net/virtio_net.ko \
          net/core/failover.ko drivers/net/net_failover.ko; do
@@ -131,6 +133,30 @@ for m in drivers/virtio/*.ko drivers/block/virtio_blk.ko drivers/char/virtio_con
         [ -f "$f" ] && cp "$f" "$STAGE/lib/modules/" && found=1
     done
     [ $found = 1 ] || die "module $m not found in $KDEB"
+done
+
+# What mounting an ext2 file system on a virtio disk needs: Debian's 686 kernel has
+# CONFIG_EXT4_FS=m with EXT4_USE_FOR_EXT2, so it is the ext4 module and its closure (hard
+# depends= and softdep pre:, read from the modules themselves by modclosure.py, since the .deb
+# carries no modules.dep): crc16, crc32c_generic, jbd2, mbcache, ext4. Copied flat like the
+# virtio modules; /lib/modules/ext4.deps lists their names in insmod order for /init. The closure
+# is computed once per extracted package (it scans every module's aliases, a few seconds).
+closure=$PKG/linux/.closure-ext4
+if [ ! -s "$closure" ]; then
+    python3 "$HERE/modclosure.py" "$KMOD" ext4 >"$closure.tmp" || die "modclosure.py ext4 failed"
+    mv "$closure.tmp" "$closure"
+fi
+: >"$STAGE/lib/modules/ext4.deps"
+while read -r m; do
+    cp "$KMOD/$m" "$STAGE/lib/modules/" || die "module $m not found in $KDEB"
+    f=${m##*/}; echo "${f%.ko}" >>"$STAGE/lib/modules/ext4.deps"
+done <"$closure"
+
+# Guest-side test scripts: VX86_TEST=name on the kernel command line makes /init run
+# /tests/name.sh after BOOT-OK (see init.sh and tests/*.sh).
+mkdir -p "$STAGE/tests"
+for t in "$HERE"/tests/*.sh; do
+    install -m 644 "$t" "$STAGE/tests/"
 done
 
 # newc archive written by mkcpio.py (device nodes without mknod, fixed mtimes/owners, sorted),

@@ -1,5 +1,6 @@
 //! `vx86 run` (boot a Linux bzImage with an optional initrd) and `vx86 resume` (continue from a
-//! snapshot file); both attach the guest's serial console (COM1) through a [`Session`].
+//! snapshot file); both attach the guest's serial console (COM1) through a [`Session`], and
+//! the virtio devices of `devices.rs` (`resume` takes the disks' base images with `--disk`).
 //!
 //! Exit codes: 0 guest power-off (ACPI S5), halted (power-off without ACPI halts the CPU),
 //! `--until` matched or quit by the user, 3 instruction budget reached, 4 triple fault, 5 guest
@@ -25,11 +26,13 @@ pub fn run(args: &[String]) -> Result<ExitCode, String> {
     let cmdline = option_str(args, "--append")?.unwrap_or("console=ttyS0");
     let mem = option(args, "--mem")?.unwrap_or(256 << 20);
     let session = Session::from_args(args)?;
+    let (virtio, disks) = crate::devices::from_args(args)?;
     let config = MachineConfig {
         ram_size: usize::try_from(mem).map_err(|_| format!("--mem {mem} is too large"))?,
+        virtio,
         ..MachineConfig::default()
     };
-    let mut m = Machine::new(config).map_err(|e| e.to_string())?;
+    let mut m = Machine::with_disks(config, disks).map_err(|e| e.to_string())?;
     m.load_linux(&kernel, initrd.as_deref(), cmdline)
         .map_err(|e| e.to_string())?;
     if session.record.is_some() {
@@ -50,7 +53,9 @@ pub fn resume(args: &[String]) -> Result<ExitCode, String> {
         .filter(|a| !a.starts_with("--"))
         .ok_or("resume needs a SNAPSHOT file")?;
     let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
-    let mut m = Machine::from_snapshot(&bytes).map_err(|e| format!("{path}: {e}"))?;
+    let disks = crate::devices::images_from_args(args)?;
+    let mut m =
+        Machine::from_snapshot_with_disks(&bytes, disks).map_err(|e| format!("{path}: {e}"))?;
     let session = Session::from_args(args)?;
     if session.record.is_some() {
         start_recording(&mut m, args, RecordStart::Snapshot)?;

@@ -18,6 +18,7 @@
 //!   booted Linux guest (see `bench_snapshot.rs`).
 
 mod bench_snapshot;
+mod devices;
 mod gdb;
 mod linux;
 mod programs;
@@ -31,9 +32,11 @@ use std::time::Instant;
 use vx86_core::{ExitReason, Machine, MachineConfig, VmError};
 
 const USAGE: &str = "usage:
-  vx86 run --kernel BZIMAGE [--initrd FILE] [--append CMDLINE] [--mem SIZE] [SESSION]
-  vx86 resume SNAPSHOT [SESSION]
-  vx86 replay LOG [--kernel K] [--initrd I] [--perturb-input K] [--print-hash]
+  vx86 run --kernel BZIMAGE [--initrd FILE] [--append CMDLINE] [--mem SIZE] [DEVICES] [SESSION]
+  vx86 resume SNAPSHOT [--disk FILE ...] [SESSION]
+  vx86 replay LOG [--kernel K] [--initrd I] [--disk FILE ...] [--perturb-input K] [--print-hash]
+     DEVICES: [--disk FILE[,cow][,ro] ...] [--net[=MAC] [--net-pcap FILE]] [--rng] [--balloon]
+              [--virtio-console [--console-input-file FILE]]
      SESSION: [--max-instructions N (from machine start)] [--until TEXT] [--input-file FILE]
               [--print-hash] [--snapshot-at N --snapshot-out FILE] [--record LOG
               [--checkpoint-interval N]] [--profile N]

@@ -2,8 +2,9 @@
 //! and checks every state-hash checkpoint. On a mismatch it reports the first diverging
 //! checkpoint (instruction count, expected and actual hash) and exits with 6.
 //!
-//! `--kernel`/`--initrd` give image paths when the log's recorded paths do not exist here
-//! (the images must have the recorded content hashes). `--perturb-input K` flips a bit of the
+//! `--kernel`/`--initrd`/`--disk` (in order) give image paths when the log's recorded paths do
+//! not exist here (the images must have the recorded content hashes; for a disk, the image as
+//! it was when the recording started). `--perturb-input K` flips a bit of the
 //! K-th input (counting from 0) before replaying, to show that a replay notices; with it, the
 //! run is also bisected against the unperturbed log to the first instruction whose state
 //! differs (`first-difference: N`).
@@ -29,17 +30,21 @@ pub fn replay(args: &[String]) -> Result<ExitCode, String> {
     let clean = Replay::from_bytes(&bytes).map_err(|e| format!("{path}: {e}"))?;
     let kernel = option_str(args, "--kernel")?.map(str::to_string);
     let initrd = option_str(args, "--initrd")?.map(str::to_string);
+    let disks: Vec<String> = crate::devices::disk_args(args)?.into_iter().map(|d| d.path).collect();
     let mut load = |i: &ImageRef| -> Result<Vec<u8>, String> {
-        let is_kernel = match &clean.log().start {
-            Start::Boot(b) => b.kernel == *i,
-            Start::Snapshot(_) => false,
+        let (is_kernel, is_initrd) = match &clean.log().start {
+            Start::Boot(b) => (b.kernel == *i, b.initrd.as_ref() == Some(i)),
+            Start::Snapshot(_) => (false, false),
         };
-        let p = match (is_kernel, &kernel, &initrd) {
-            (true, Some(k), _) => k.clone(),
-            (false, _, Some(r)) => r.clone(),
+        let disk = clean.log().disks.iter().position(|d| d == i);
+        let p = match (is_kernel, is_initrd, disk) {
+            (true, _, _) if kernel.is_some() => kernel.clone().unwrap_or_default(),
+            (_, true, _) if initrd.is_some() => initrd.clone().unwrap_or_default(),
+            (_, _, Some(n)) if n < disks.len() => disks[n].clone(),
             _ => i.path.clone(),
         };
-        std::fs::read(&p).map_err(|e| format!("{p}: {e} (give the image with --kernel/--initrd)"))
+        std::fs::read(&p)
+            .map_err(|e| format!("{p}: {e} (give the image with --kernel/--initrd/--disk)"))
     };
     let mut replay = clean.clone();
     let perturbed = match option(args, "--perturb-input")? {

@@ -122,6 +122,8 @@ pub struct Session {
     pub record: Option<String>,
     /// Serve a GDB remote stub on this HOST:PORT first (see gdb.rs).
     pub gdb: Option<String>,
+    /// The host ends of the virtio devices.
+    pub devices: crate::devices::DeviceHost,
     /// The last byte of console output written to stdout.
     last_output: Option<u8>,
 }
@@ -155,6 +157,7 @@ impl Session {
             print_hash: args.iter().any(|a| a == "--print-hash"),
             snapshot_at,
             record: option_str(args, "--record")?.map(str::to_string),
+            devices: crate::devices::DeviceHost::from_args(args)?,
             last_output: None,
         })
     }
@@ -182,6 +185,8 @@ impl Session {
             None => self.run_loop(m, keys.as_ref(), &mut samples, start),
         };
         drop(raw);
+        // what the guest wrote to write-through disks reaches their files whatever happened
+        self.devices.service(m)?;
         // the log is written even when the run failed: it reproduces the failure
         if let Some(path) = &self.record {
             if let Some(log) = m.finish_recording() {
@@ -289,7 +294,9 @@ impl Session {
                     .wrapping_add(s.eip);
                 *samples.entry(lin).or_default() += 1;
             }
-            let chunk = m.take_serial_output();
+            let mut chunk = m.take_serial_output();
+            chunk.extend(m.take_console_output());
+            self.devices.service(m)?;
             self.last_output = chunk.last().copied().or(self.last_output);
             out.write_all(&chunk).map_err(|e| e.to_string())?;
             out.flush().map_err(|e| e.to_string())?;

@@ -11,7 +11,7 @@ pub use entropy::Entropy;
 mod interrupts;
 mod range_map;
 mod virtio;
-pub use virtio::{BAR_BASE, FIRST_SLOT};
+pub use virtio::{pci_irq, BAR_BASE, FIRST_SLOT};
 
 pub use range_map::{Mapping, RangeMap};
 

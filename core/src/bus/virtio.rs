@@ -20,6 +20,11 @@ pub const FIRST_SLOT: u16 = 2;
 /// The ISA lines INTA# of consecutive slots go to (as a PC's PIRQ routing would leave them).
 const PCI_IRQS: [u8; 2] = [10, 11];
 
+/// The ISA line (and GSI) INTA# of PCI slot `slot` is wired to (the ACPI `_PRT` says the same).
+pub fn pci_irq(slot: u16) -> u8 {
+    PCI_IRQS[slot as usize % PCI_IRQS.len()]
+}
+
 impl Bus {
     /// Attaches virtio device `kind` in the next free slot, as firmware leaves it: BAR 0
     /// assigned and decoded, bus mastering on, the interrupt line in the configuration space
@@ -36,7 +41,7 @@ impl Bus {
         }
         let slot = FIRST_SLOT + index;
         let bdf = slot << 3;
-        let irq = PCI_IRQS[slot as usize % PCI_IRQS.len()];
+        let irq = pci_irq(slot);
         let bar = BAR_BASE + index as u32 * BAR_STRIDE;
         let dev = VirtioPci::new(bdf, irq, kind);
         let function = layout::pci_function(bdf, irq, bar, &dev.kind, dev.msix.len());

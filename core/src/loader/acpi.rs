@@ -1,13 +1,14 @@
 //! The ACPI tables a PC firmware would leave for the OS (ACPI 6.5 specification, chapter 5):
 //! an RSDP (revision 0, section 5.2.5) in the BIOS area where the OS scans for it, an RSDT
 //! (5.2.7), a revision-1 FADT (5.2.9) pointing at the PM registers of
-//! [`crate::devices::acpi_pm`] with SCI on IRQ 9, a FACS (5.2.10), a DSDT (5.2.11.1) whose
-//! only object is the `\_S5` sleep package, and a MADT (5.2.12) describing the local APIC, the
-//! I/O APIC, the IRQ 0 → GSI 2 and SCI overrides and LINT1 as NMI.
+//! [`crate::devices::acpi_pm`] with SCI on IRQ 9, a FACS (5.2.10), a DSDT (5.2.11.1) with the
+//! `\_S5` sleep package and the PCI root bridge `\_SB.PCI0` (its windows and `_PRT`, see
+//! [`super::aml`]), and a MADT (5.2.12) describing the local APIC, the I/O APIC, the IRQ 0 →
+//! GSI 2 and SCI overrides and LINT1 as NMI.
 //!
-//! Left out: PCI interrupt routing (`_PRT`) and the PCI root bridge in the DSDT (the OS
-//! scans PCI bus 0 the legacy way), HPET, processor objects, the other sleep states.
+//! Left out: HPET, processor objects, the other sleep states, PCI hot plug, MCFG.
 
+use super::aml;
 use crate::devices::{acpi_pm, ioapic, lapic};
 
 /// Where the tables go: the BIOS area the OS scans for the RSDP (0xE0000-0xFFFFF, reserved
@@ -18,7 +19,6 @@ const RSDT: u32 = BASE + 0x40;
 const FADT: u32 = BASE + 0x80;
 const FACS: u32 = BASE + 0x140; // 64-byte aligned
 const DSDT: u32 = BASE + 0x180;
-const MADT: u32 = BASE + 0x200;
 
 /// The 36-byte system description table header with `body` appended and the checksum set.
 fn table(signature: &[u8; 4], revision: u8, body: &[u8]) -> Vec<u8> {
@@ -79,16 +79,23 @@ fn facs() -> Vec<u8> {
     f
 }
 
-/// `Name (_S5, Package (4) { S5, S5, 0, 0 })` in AML (ACPI 6.5, 20.2.5): S5 = the SLP_TYP
-/// value the PM1 control register treats as soft-off.
-fn dsdt() -> Vec<u8> {
-    let typ = acpi_pm::SLP_TYP_S5 as u8;
-    let aml = [
-        0x08, b'_', b'S', b'5', b'_', // NameOp "_S5_"
-        0x12, 0x08, 0x04, // PackageOp, PkgLength 8, 4 elements
-        0x0A, typ, 0x0A, typ, // BytePrefix S5 twice (PM1a, PM1b)
-        0x00, 0x00, // ZeroOp twice (reserved)
-    ];
+/// `Name (_S5, Package (4) { S5, S5, 0, 0 })` (S5 = the SLP_TYP value the PM1 control
+/// register treats as soft-off) and the PCI root bridge, whose memory window runs from the
+/// first 256 MiB boundary above RAM to below the I/O APIC.
+fn dsdt(ram_size: u64) -> Vec<u8> {
+    let typ = acpi_pm::SLP_TYP_S5 as u32;
+    let mut aml = aml::name(
+        "_S5",
+        &aml::package(&[aml::integer(typ), aml::integer(typ), aml::integer(0), aml::integer(0)]),
+    );
+    let window_start = ram_size.div_ceil(1 << 28).max(1) << 28;
+    let routes: Vec<(u16, u8)> = (0..16)
+        .map(|i| crate::bus::FIRST_SLOT + i)
+        .map(|slot| (slot, crate::bus::pci_irq(slot)))
+        .collect();
+    if window_start < ioapic::BASE as u64 {
+        aml.extend(aml::pci_root(window_start as u32, ioapic::BASE - 1, &routes));
+    }
     table(b"DSDT", 2, &aml)
 }
 
@@ -108,18 +115,21 @@ fn madt() -> Vec<u8> {
     table(b"APIC", 3, &b)
 }
 
-/// The tables as (physical address, bytes) pieces.
-pub fn tables() -> Vec<(u32, Vec<u8>)> {
+/// The tables for a machine with `ram_size` bytes of RAM, as (physical address, bytes)
+/// pieces.
+pub fn tables(ram_size: u64) -> Vec<(u32, Vec<u8>)> {
+    let dsdt = dsdt(ram_size);
+    let madt_at = (DSDT + dsdt.len() as u32).next_multiple_of(16);
     let mut rsdt_body = Vec::new();
     rsdt_body.extend_from_slice(&FADT.to_le_bytes());
-    rsdt_body.extend_from_slice(&MADT.to_le_bytes());
+    rsdt_body.extend_from_slice(&madt_at.to_le_bytes());
     vec![
         (BASE, rsdp()),
         (RSDT, table(b"RSDT", 1, &rsdt_body)),
         (FADT, fadt()),
         (FACS, facs()),
-        (DSDT, dsdt()),
-        (MADT, madt()),
+        (DSDT, dsdt),
+        (madt_at, madt()),
     ]
 }
 
@@ -133,7 +143,7 @@ mod tests {
 
     #[test]
     fn checksums_lengths_and_placement() {
-        let t = tables();
+        let t = tables(256 << 20);
         let (at, rsdp) = &t[0];
         assert_eq!(at % 16, 0, "the RSDP sits on a 16-byte boundary");
         assert_eq!(sum(&rsdp[..20]), 0);
@@ -157,7 +167,7 @@ mod tests {
 
     #[test]
     fn madt_entries_walk_to_the_end() {
-        let madt = &tables()[5].1;
+        let madt = &tables(256 << 20)[5].1;
         let (mut at, mut kinds) = (44, Vec::new());
         while at < madt.len() {
             kinds.push(madt[at]);

@@ -2,5 +2,6 @@
 //! Multiboot v1 kernels and Linux bzImages (32-bit boot protocol).
 
 pub mod acpi;
+mod aml;
 pub mod linux;
 pub mod multiboot;

@@ -300,7 +300,7 @@ impl Machine {
     /// With the APICs attached: the ACPI tables describing them, where an OS looks for them.
     fn write_firmware_tables(&mut self) -> Result<(), VmError> {
         if self.bus.lapic.is_some() && self.bus.mem.size() > 0x10_0000 {
-            for (addr, bytes) in crate::loader::acpi::tables() {
+            for (addr, bytes) in crate::loader::acpi::tables(self.bus.mem.size() as u64) {
                 self.bus.mem.write(addr as u64, &bytes)?;
             }
         }

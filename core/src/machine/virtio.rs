@@ -130,6 +130,15 @@ impl Machine {
         Ok(())
     }
 
+    /// Whether the guest's virtio-console driver is running with its receive queue set up
+    /// (input sent now reaches it as soon as it posts buffers).
+    pub fn virtio_console_ready(&mut self) -> bool {
+        match self.bus.virtio_device(id::CONSOLE, 0) {
+            Some((_, v)) => v.live() && v.queues[0].ready,
+            None => false,
+        }
+    }
+
     /// Takes what the guest wrote to its virtio console.
     pub fn take_console_output(&mut self) -> Vec<u8> {
         match self.bus.virtio_device(id::CONSOLE, 0) {
