@@ -25,7 +25,7 @@ pub mod hooks;
 pub use machine::{
     first_difference, Checkpoint, Divergence, ExitReason, Machine, MachineConfig, RecordStart,
     Replay, ReplayStatus, SnapshotOptions, DEFAULT_CHECKPOINT_INTERVAL, Disk, DiskConfig,
-    DiskImage, VirtioConfig, DEFAULT_MAC,
+    DiskImage, NetLink, VirtioConfig, DEFAULT_MAC, DEFAULT_QUANTUM_NS,
 };
 pub use memory::GuestMemory;
 pub use vx86_snapshots;

@@ -7,5 +7,6 @@ pub mod guest_tasks;
 pub mod guest_x87;
 pub mod guests;
 pub mod host_cpu;
+pub mod linux_guest;
 pub mod singlestep;
 pub mod util;

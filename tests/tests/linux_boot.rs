@@ -5,7 +5,7 @@
 //! and ACPI in use) and with `noapic nolapic acpi=off` (8259A and PIT only); and twice to
 //! `BOOT-OK` with the same inputs, which must give the same output, count and state hash.
 
-use std::path::PathBuf;
+use vx86_tests::linux_guest::{guest_images, linux_machine};
 use vx86_core::vx86_snapshots::replay_log::{EventKind, ImageRef};
 use vx86_core::{
     ExitReason, Machine, MachineConfig, RecordStart, Replay, ReplayStatus, SnapshotOptions,
@@ -13,33 +13,6 @@ use vx86_core::{
 
 /// Instructions allowed for a whole boot-run-poweroff cycle (a boot takes ≈5 G today).
 const BUDGET: u64 = 20_000_000_000;
-
-fn guest_images() -> (Vec<u8>, Vec<u8>) {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let out = root.join("guests/out");
-    let (kernel, initrd) = (out.join("bzImage"), out.join("initrd.cpio.gz"));
-    if !kernel.exists() || !initrd.exists() {
-        let status = std::process::Command::new("bash")
-            .arg(root.join("guests/build.sh"))
-            .status()
-            .expect("running guests/build.sh");
-        assert!(status.success(), "guests/build.sh failed ({status})");
-    }
-    let read = |p: &PathBuf| std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    (read(&kernel), read(&initrd))
-}
-
-/// A 256 MiB machine with the guest loaded and `cmdline`.
-fn linux_machine(cmdline: &str) -> Machine {
-    let (kernel, initrd) = guest_images();
-    let mut m = Machine::new(MachineConfig {
-        ram_size: 256 << 20,
-        ..MachineConfig::default()
-    })
-    .unwrap();
-    m.load_linux(&kernel, Some(&initrd), cmdline).unwrap();
-    m
-}
 
 /// Boots with `cmdline` (plus `AUTOTEST=1`) and returns the serial output and how it ended.
 fn boot(cmdline: &str) -> (String, ExitReason, u64) {

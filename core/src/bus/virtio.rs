@@ -201,24 +201,28 @@ impl Bus {
         self.sync_virtio_pci();
     }
 
-    /// The virtio device of kind `want` (by [`VirtioKind::device_id`]), `n`th of its kind.
+    /// The `n`th virtio device with virtio device id `device_id` (see
+    /// [`VirtioKind::device_id`]).
+    fn virtio_index(&self, device_id: u16, n: usize) -> Option<DeviceId> {
+        let of_kind = self.virtio.iter().filter(|id| {
+            matches!(&self.devices[id.0 as usize], Device::Virtio(v) if v.kind.device_id() == device_id)
+        });
+        of_kind.copied().nth(n)
+    }
+
+    /// The `n`th virtio device with device id `device_id`, mutably, with its bus id.
     pub fn virtio_device(&mut self, device_id: u16, n: usize) -> Option<(DeviceId, &mut VirtioPci)> {
-        let mut found = None;
-        let mut seen = 0;
-        for &id in &self.virtio {
-            if let Device::Virtio(v) = &self.devices[id.0 as usize] {
-                if v.kind.device_id() == device_id {
-                    if seen == n {
-                        found = Some(id);
-                        break;
-                    }
-                    seen += 1;
-                }
-            }
-        }
-        let id = found?;
+        let id = self.virtio_index(device_id, n)?;
         match &mut self.devices[id.0 as usize] {
             Device::Virtio(v) => Some((id, v)),
+            _ => None,
+        }
+    }
+
+    /// The `n`th virtio device with device id `device_id`.
+    pub fn virtio_device_ref(&self, device_id: u16, n: usize) -> Option<&VirtioPci> {
+        match &self.devices[self.virtio_index(device_id, n)?.0 as usize] {
+            Device::Virtio(v) => Some(v),
             _ => None,
         }
     }

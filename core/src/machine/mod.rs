@@ -9,6 +9,7 @@
 mod checkpoint;
 mod disk_section;
 mod inspect;
+mod link;
 mod replay;
 mod snapshot;
 mod state_hash;
@@ -24,6 +25,7 @@ pub use checkpoint::Checkpoint;
 pub use replay::{
     first_difference, Divergence, RecordStart, Replay, ReplayStatus, DEFAULT_CHECKPOINT_INTERVAL,
 };
+pub use link::{NetLink, DEFAULT_QUANTUM_NS};
 pub use snapshot::SnapshotOptions;
 pub use virtio::{DiskConfig, VirtioConfig, DEFAULT_MAC};
 pub use crate::devices::virtio::disk::{Disk, DiskImage};

@@ -132,9 +132,9 @@ impl Machine {
 
     /// Whether the guest's virtio-console driver is running with its receive queue set up
     /// (input sent now reaches it as soon as it posts buffers).
-    pub fn virtio_console_ready(&mut self) -> bool {
-        match self.bus.virtio_device(id::CONSOLE, 0) {
-            Some((_, v)) => v.live() && v.queues[0].ready,
+    pub fn virtio_console_ready(&self) -> bool {
+        match self.bus.virtio_device_ref(id::CONSOLE, 0) {
+            Some(v) => v.live() && v.queues[0].ready,
             None => false,
         }
     }
@@ -190,13 +190,10 @@ impl Machine {
 
     /// The balloon: (target pages, pages the driver reports, pages given back and zeroed);
     /// `None` without a balloon.
-    pub fn balloon_status(&mut self) -> Option<(u32, u32, u64)> {
-        match self.bus.virtio_device(id::BALLOON, 0) {
-            Some((_, v)) => match &v.kind {
-                VirtioKind::Balloon(b) => Some((b.target, b.actual, b.pages())),
-                _ => None,
-            },
-            None => None,
+    pub fn balloon_status(&self) -> Option<(u32, u32, u64)> {
+        match &self.bus.virtio_device_ref(id::BALLOON, 0)?.kind {
+            VirtioKind::Balloon(b) => Some((b.target, b.actual, b.pages())),
+            _ => None,
         }
     }
 
