@@ -193,6 +193,29 @@ impl GuestMemory {
         self.dma_range(addr, len, forbidden).is_some()
     }
 
+    /// Copies `len` bytes from `src` to `dst` within RAM (as the CPU's REP MOVS would, element
+    /// by element forwards: the caller excludes overlaps where that differs from a move), marking
+    /// the destination dirty. Both ranges must be inside RAM.
+    pub fn copy_within(&mut self, src: u64, dst: u64, len: usize) {
+        let (s, d) = (src as usize, dst as usize);
+        for p in d >> PAGE_SHIFT..=(d + len - 1) >> PAGE_SHIFT {
+            self.touch_page(p);
+        }
+        self.ram.copy_within(s..s + len, d);
+    }
+
+    /// Fills `len` bytes at `dst` (inside RAM) with repetitions of `pattern` (REP STOS), marking
+    /// them dirty; `len` is a multiple of the pattern's length.
+    pub fn fill(&mut self, dst: u64, len: usize, pattern: &[u8]) {
+        let d = dst as usize;
+        for p in d >> PAGE_SHIFT..=(d + len - 1) >> PAGE_SHIFT {
+            self.touch_page(p);
+        }
+        for chunk in self.ram[d..d + len].chunks_exact_mut(pattern.len()) {
+            chunk.copy_from_slice(pattern);
+        }
+    }
+
     /// The host range of a DMA access of `len` bytes at `addr`, if inside RAM and none of its
     /// pages has an attribute in `forbidden`.
     fn dma_range(&self, addr: u64, len: usize, forbidden: u8) -> Option<std::ops::Range<usize>> {

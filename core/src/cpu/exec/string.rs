@@ -49,12 +49,15 @@ enum Until {
 }
 
 /// Runs `body` once, or under a REP prefix while the count is non-zero, within the run budget.
+/// `bulk(cpu, bus, a32, max)` may carry out up to `max` iterations at once and return how many
+/// it did (0: it cannot here; `body` runs one).
 #[inline(always)]
 fn repeat(
     cpu: &mut Cpu,
     bus: &mut Bus,
     u: &Uop,
     until: Until,
+    mut bulk: impl FnMut(&mut Cpu, &mut Bus, bool, u64) -> u64,
     mut body: impl FnMut(&mut Cpu, &mut Bus, bool) -> R,
 ) -> R {
     let a32 = u.prefix & P_ADDR32 != 0;
@@ -72,11 +75,20 @@ fn repeat(
         // this instruction itself retires at least once
         let limit = cpu.run_end.min(bus.timer_icount);
         let interrupt = bus.intr && cpu.s.eflags & crate::cpu::state::flag::IF != 0;
-        if done == limit.saturating_sub(cpu.icount).max(1) || (done > 0 && interrupt) {
+        let allowed = limit.saturating_sub(cpu.icount).max(1);
+        if done == allowed || (done > 0 && interrupt) {
             // Out of budget: resume this instruction later.
             cpu.s.eip = cpu.insn_eip;
             cpu.stop_block = true;
             break Ok(());
+        }
+        if !interrupt {
+            let n = bulk(cpu, bus, a32, (allowed - done).min(count as u64));
+            if n > 0 {
+                cpu.advance(ECX as u8, (n as u32).wrapping_neg(), a32);
+                done += n;
+                continue;
+            }
         }
         if let Err(e) = body(cpu, bus, a32) {
             break Err(e);
@@ -102,10 +114,83 @@ fn repeat(
     result
 }
 
+/// No bulk form: one iteration at a time.
+fn one_by_one(_: &mut Cpu, _: &mut Bus, _: bool, _: u64) -> u64 {
+    0
+}
+
+/// Where up to `max` forward iterations of `S`-byte elements at `seg:off` can go at once: the
+/// physical address and the element count, staying inside one page and the segment (and the
+/// 64 KiB offset space with 16-bit addresses), in plain RAM (for a write: not ROM, nor a page
+/// holding decoded code). `None` when fewer than two elements qualify or anything needs the
+/// one-at-a-time path (alignment or data-breakpoint checks, a fault to raise, MMIO).
+fn bulk_span<const S: usize>(
+    cpu: &mut Cpu,
+    bus: &mut Bus,
+    seg: u8,
+    off: u32,
+    a32: bool,
+    max: u64,
+    write: bool,
+) -> Option<(u64, u64)> {
+    if cpu.access_checks || cpu.s.eflags & crate::cpu::state::flag::DF != 0 {
+        return None;
+    }
+    let lin = cpu.linear(seg, off, S as u32, write).ok()?;
+    let mut n = max.min(((0x1000 - (lin & 0xFFF)) / S as u32) as u64);
+    if !a32 {
+        n = n.min(((0x1_0000 - off) / S as u32) as u64);
+    }
+    if n < 2 {
+        return None;
+    }
+    let len = (n * S as u64) as u32;
+    cpu.linear(seg, off, len, write).ok()?;
+    let access = if write { crate::mmu::Access::Write } else { crate::mmu::Access::Read };
+    let phys = cpu.phys(bus, lin, access, cpu.cpl == 3).ok()? & bus.a20_mask;
+    let plain = bus.mem.dma_ok(phys as u64, len as usize, write)
+        && !(write && bus.mem.page_attr(phys) & crate::memory::PAGE_CODE != 0);
+    plain.then_some((phys as u64, n))
+}
+
+/// REP MOVS in whole-page pieces (see [`bulk_span`]); overlapping copies whose element-wise
+/// result differs from a move go one at a time.
+fn movs_bulk<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop, a32: bool, max: u64) -> u64 {
+    let (si, di) = (cpu.index(ESI as u8, a32), cpu.index(EDI as u8, a32));
+    let Some((src, n)) = bulk_span::<S>(cpu, bus, u.mem.seg, si, a32, max, false) else {
+        return 0;
+    };
+    let Some((dst, n)) = bulk_span::<S>(cpu, bus, ES, di, a32, n, true) else {
+        return 0;
+    };
+    let len = n * S as u64;
+    if n < 2 || (dst > src && dst < src + len) {
+        return 0;
+    }
+    bus.mem.copy_within(src, dst, len as usize);
+    cpu.advance(ESI as u8, len as u32, a32);
+    cpu.advance(EDI as u8, len as u32, a32);
+    n
+}
+
+/// REP STOS in whole-page pieces (see [`bulk_span`]).
+fn stos_bulk<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, a32: bool, max: u64) -> u64 {
+    let di = cpu.index(EDI as u8, a32);
+    let Some((dst, n)) = bulk_span::<S>(cpu, bus, ES, di, a32, max, true) else {
+        return 0;
+    };
+    let len = n * S as u64;
+    let pattern = cpu.reg::<S>(EAX).to_le_bytes();
+    bus.mem.fill(dst, len as usize, &pattern[..S]);
+    cpu.advance(EDI as u8, len as u32, a32);
+    n
+}
+
 /// MOVS: `ES:[DI] = seg:[SI]`.
 pub(crate) fn movs<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
     let step = cpu.df_step::<S>();
-    repeat(cpu, bus, u, Until::Count, |cpu, bus, a32| {
+    let bulk = |cpu: &mut Cpu, bus: &mut Bus, a32, max| movs_bulk::<S>(cpu, bus, u, a32, max);
+    repeat(cpu, bus, u, Until::Count, bulk, |cpu, bus, a32| {
         let v = cpu.read_mem::<S>(bus, u.mem.seg, cpu.index(ESI as u8, a32))?;
         cpu.write_mem::<S>(bus, ES, cpu.index(EDI as u8, a32), v)?;
         cpu.advance(ESI as u8, step, a32);
@@ -117,7 +202,7 @@ pub(crate) fn movs<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
 /// STOS: `ES:[DI] = acc`.
 pub(crate) fn stos<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
     let step = cpu.df_step::<S>();
-    repeat(cpu, bus, u, Until::Count, |cpu, bus, a32| {
+    repeat(cpu, bus, u, Until::Count, stos_bulk::<S>, |cpu, bus, a32| {
         let v = cpu.reg::<S>(EAX);
         cpu.write_mem::<S>(bus, ES, cpu.index(EDI as u8, a32), v)?;
         cpu.advance(EDI as u8, step, a32);
@@ -128,7 +213,7 @@ pub(crate) fn stos<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
 /// LODS: `acc = seg:[SI]`.
 pub(crate) fn lods<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
     let step = cpu.df_step::<S>();
-    repeat(cpu, bus, u, Until::Count, |cpu, bus, a32| {
+    repeat(cpu, bus, u, Until::Count, one_by_one, |cpu, bus, a32| {
         let v = cpu.read_mem::<S>(bus, u.mem.seg, cpu.index(ESI as u8, a32))?;
         cpu.set_reg::<S>(EAX, v);
         cpu.advance(ESI as u8, step, a32);
@@ -139,7 +224,7 @@ pub(crate) fn lods<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
 /// CMPS: flags of `seg:[SI] - ES:[DI]`.
 pub(crate) fn cmps<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
     let step = cpu.df_step::<S>();
-    repeat(cpu, bus, u, Until::Zf, |cpu, bus, a32| {
+    repeat(cpu, bus, u, Until::Zf, one_by_one, |cpu, bus, a32| {
         let a = cpu.read_mem::<S>(bus, u.mem.seg, cpu.index(ESI as u8, a32))?;
         let b = cpu.read_mem::<S>(bus, ES, cpu.index(EDI as u8, a32))?;
         compute::<S, SUB>(cpu, a, b);
@@ -152,7 +237,7 @@ pub(crate) fn cmps<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
 /// SCAS: flags of `acc - ES:[DI]`.
 pub(crate) fn scas<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
     let step = cpu.df_step::<S>();
-    repeat(cpu, bus, u, Until::Zf, |cpu, bus, a32| {
+    repeat(cpu, bus, u, Until::Zf, one_by_one, |cpu, bus, a32| {
         let b = cpu.read_mem::<S>(bus, ES, cpu.index(EDI as u8, a32))?;
         let a = cpu.reg::<S>(EAX);
         compute::<S, SUB>(cpu, a, b);
@@ -164,7 +249,7 @@ pub(crate) fn scas<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
 /// INS: `ES:[DI] = in(DX)`. The destination is checked before the port is read.
 pub(crate) fn ins<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
     let step = cpu.df_step::<S>();
-    repeat(cpu, bus, u, Until::Count, |cpu, bus, a32| {
+    repeat(cpu, bus, u, Until::Count, one_by_one, |cpu, bus, a32| {
         let di = cpu.index(EDI as u8, a32);
         cpu.check_write(bus, ES, di, S as u32)?;
         let port = cpu.reg::<2>(EDX) as u16;
@@ -179,7 +264,7 @@ pub(crate) fn ins<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
 /// OUTS: `out(DX, seg:[SI])`.
 pub(crate) fn outs<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
     let step = cpu.df_step::<S>();
-    repeat(cpu, bus, u, Until::Count, |cpu, bus, a32| {
+    repeat(cpu, bus, u, Until::Count, one_by_one, |cpu, bus, a32| {
         let v = cpu.read_mem::<S>(bus, u.mem.seg, cpu.index(ESI as u8, a32))?;
         let port = cpu.reg::<2>(EDX) as u16;
         cpu.io_allowed(bus, port, S as u32)?;
@@ -187,4 +272,66 @@ pub(crate) fn outs<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
         cpu.advance(ESI as u8, step, a32);
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{ExitReason, Machine, MachineConfig};
+
+    /// Runs `code` (real mode, at 0x7C00) over RAM pre-filled with a pattern, either straight
+    /// (REP MOVS/STOS go in page-sized pieces) or one instruction at a time (each REP iteration
+    /// on its own); returns the state hash at HLT.
+    fn run(code: &[u8], stepped: bool) -> [u8; 32] {
+        let mut m = Machine::new(MachineConfig::default()).unwrap();
+        let pattern: Vec<u8> = (0..0x2_0000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        m.write_phys(0, &pattern).unwrap();
+        m.load_flat(code, 0x7C00, 0x7C00).unwrap();
+        let exit = if stepped {
+            loop {
+                let e = m.step().unwrap();
+                if e != ExitReason::BudgetReached {
+                    break e;
+                }
+            }
+        } else {
+            m.run(10_000_000).unwrap()
+        };
+        assert_eq!(exit, ExitReason::Halted);
+        m.state_hash()
+    }
+
+    #[test]
+    fn bulk_rep_movs_and_stos_equal_one_iteration_at_a_time() {
+        #[rustfmt::skip]
+        let code = [
+            0xFC,                   // cld
+            0xBE, 0x00, 0x10,       // mov si, 0x1000
+            0xBF, 0x10, 0x18,       // mov di, 0x1810
+            0xB9, 0x00, 0x09,       // mov cx, 0x900: across a page boundary, not aligned
+            0xF3, 0xA4,             // rep movsb
+            0xBE, 0x00, 0x30,       // mov si, 0x3000
+            0xBF, 0x01, 0x30,       // mov di, 0x3001: overlapping, destination ahead
+            0xB9, 0x00, 0x01,       // mov cx, 0x100
+            0xF3, 0xA4,             // rep movsb
+            0xBF, 0x02, 0x50,       // mov di, 0x5002
+            0xBE, 0x00, 0x50,       // mov si, 0x5000
+            0xB9, 0x00, 0x02,       // mov cx, 0x200
+            0xF3, 0x66, 0xA5,       // rep movsd (overlapping by 2 of 4 bytes)
+            0xB8, 0x34, 0x12,       // mov ax, 0x1234
+            0xBF, 0x00, 0xFF,       // mov di, 0xFF00
+            0xB9, 0x00, 0x02,       // mov cx, 0x200: DI wraps at 64 KiB
+            0xF3, 0xAB,             // rep stosw
+            0xFD,                   // std
+            0xBF, 0x00, 0x60,       // mov di, 0x6000
+            0xB9, 0x00, 0x03,       // mov cx, 0x300: backwards, one at a time
+            0xF3, 0xAA,             // rep stosb
+            0xFC,                   // cld
+            0x66, 0xB9, 0x00, 0x04, 0x00, 0x00, // mov ecx, 0x400
+            0x66, 0xBE, 0x00, 0x70, 0x00, 0x00, // mov esi, 0x7000
+            0x66, 0xBF, 0x00, 0x90, 0x00, 0x00, // mov edi, 0x9000
+            0xF3, 0x67, 0x66, 0xA5, // rep movsd with 32-bit addresses
+            0xF4,                   // hlt
+        ];
+        assert_eq!(run(&code, false), run(&code, true));
+    }
 }
