@@ -5,18 +5,21 @@
 //!
 //! Files: `machine.rs` (the `Machine` class and its run loop), `regs.rs` (`Machine.regs`),
 //! `hooks.rs` (hooks with filters), `state.rs` (snapshots, checkpoints, restore),
-//! `replay.rs` (record/replay), `walk.rs` (`translate`), `args.rs` (argument conversion),
-//! `errors.rs` (exceptions).
+//! `replay.rs` (record/replay), `walk.rs` (`translate`), `virtio.rs` (`Disk` and the virtio
+//! devices' host ends), `link.rs` (`NetLink`), `args.rs` (argument conversion), `errors.rs`
+//! (exceptions).
 
 use pyo3::prelude::*;
 
 mod args;
 mod errors;
 mod hooks;
+mod link;
 mod machine;
 mod regs;
 mod replay;
 mod state;
+mod virtio;
 mod walk;
 
 /// The native part of the `vx86` package (import `vx86`, not this).
@@ -34,6 +37,8 @@ fn _vx86(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<replay::ReplayResult>()?;
     m.add_class::<walk::Walk>()?;
     m.add_class::<walk::WalkStep>()?;
+    m.add_class::<virtio::Disk>()?;
+    m.add_class::<link::NetLink>()?;
     m.add_function(wrap_pyfunction!(replay::replay, m)?)?;
     Ok(())
 }

@@ -42,6 +42,10 @@ pub(crate) struct Inner {
     pub(crate) serial: Vec<u8>,
     /// Port-0xE9 output not yet consumed by `debug_output()`.
     pub(crate) debug: Vec<u8>,
+    /// virtio-console output not yet consumed by `console_output()` / `wait_console()`.
+    pub(crate) console: Vec<u8>,
+    /// The disks whose writes go back to a file.
+    pub(crate) write_through: crate::virtio::WriteThrough,
     /// Python hooks, in registration order.
     pub(crate) hooks: PyHooks,
     /// The Linux images' paths, when `load_linux` read them from files (a recording started
@@ -57,6 +61,8 @@ impl Inner {
             m,
             serial: Vec::new(),
             debug: Vec::new(),
+            console: Vec::new(),
+            write_through: Vec::new(),
             hooks: PyHooks::default(),
             linux_paths: None,
             recording: None,
@@ -67,6 +73,41 @@ impl Inner {
     pub(crate) fn collect_output(&mut self) {
         self.serial.extend(self.m.take_serial_output());
         self.debug.extend(self.m.take_debug_output());
+        self.console.extend(self.m.take_console_output());
+    }
+
+    /// Drops the unconsumed output (after a restore: it belongs to the abandoned timeline).
+    pub(crate) fn clear_output(&mut self) {
+        self.m.take_serial_output();
+        self.m.take_debug_output();
+        self.m.take_console_output();
+        self.serial.clear();
+        self.debug.clear();
+        self.console.clear();
+    }
+}
+
+/// Which unconsumed output a wait looks at.
+#[derive(Clone, Copy)]
+enum Stream {
+    Serial,
+    Console,
+}
+
+impl Stream {
+    fn buffer(self, g: &mut Inner) -> &mut Vec<u8> {
+        match self {
+            Stream::Serial => &mut g.serial,
+            Stream::Console => &mut g.console,
+        }
+    }
+
+    /// (method name, exception class).
+    fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Stream::Serial => ("wait_serial", "SerialTimeout"),
+            Stream::Console => ("wait_console", "ConsoleTimeout"),
+        }
     }
 }
 
@@ -144,8 +185,21 @@ impl Machine {
         Ok(())
     }
 
-    /// The run loop behind `run`, `step` and `wait_serial`'s slices (see the module header).
+    /// The run loop behind `run`, `step` and the waits' slices (see the module header), then
+    /// the write-back of write-through disks.
     pub(crate) fn run_impl(&self, py: Python<'_>, max: Option<u64>, until: Option<u32>) -> PyResult<Exit> {
+        let r = self.run_loop(py, max, until);
+        // what the guest wrote reaches the files also when the run raised
+        let synced = match self.inner.try_lock() {
+            Ok(mut g) => crate::virtio::write_back(py, &mut g),
+            Err(_) => Ok(()),
+        };
+        let exit = r?;
+        synced?;
+        Ok(exit)
+    }
+
+    fn run_loop(&self, py: Python<'_>, max: Option<u64>, until: Option<u32>) -> PyResult<Exit> {
         let mut g = self.lock(py)?;
         let start = g.m.instruction_count();
         let end = max.map(|n| start.saturating_add(n));
@@ -214,6 +268,62 @@ impl Machine {
         }
     }
 
+    /// `wait_serial` / `wait_console`: runs until `text` appears in the unconsumed output of
+    /// `stream`.
+    fn wait_for<'py>(
+        &self,
+        py: Python<'py>,
+        stream: Stream,
+        text: &Bound<'py, PyAny>,
+        max_instructions: Option<u64>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let (method, timeout) = stream.names();
+        let needle = crate::virtio::text_or_bytes(text)?;
+        if needle.is_empty() {
+            return Err(errors::config(py, format!("{method} needs a non-empty text")));
+        }
+        let find = |g: &mut Inner| -> Option<Vec<u8>> {
+            g.collect_output();
+            let buf = stream.buffer(g);
+            let p = buf.windows(needle.len()).position(|w| w == needle.as_slice())?;
+            Some(buf.drain(..p + needle.len()).collect())
+        };
+        let what = String::from_utf8_lossy(&needle).into_owned();
+        let start = self.instruction_count(py)?;
+        let deadline = max_instructions.map(|n| start.saturating_add(n));
+        loop {
+            let mut g = self.lock(py)?;
+            if let Some(out) = find(&mut g) {
+                return Ok(PyBytes::new(py, &out));
+            }
+            let now = g.m.instruction_count();
+            let (left, eip) = (deadline.map(|d| d.saturating_sub(now)), g.m.cpu_state().eip);
+            drop(g);
+            let (msg, exit) = if left == Some(0) {
+                let msg = format!("{what:?} did not appear within {} instructions", now - start);
+                let exit = Exit { reason: "budget", instructions: now - start, instruction_count: now, eip };
+                (msg, exit)
+            } else {
+                let e = self.run_impl(py, Some(left.unwrap_or(u64::MAX).min(1_000_000)), None)?;
+                if e.reason == "budget" {
+                    continue;
+                }
+                if let Some(out) = find(&mut *self.lock(py)?) {
+                    return Ok(PyBytes::new(py, &out));
+                }
+                let msg = format!("{what:?} did not appear before the machine stopped ({})", e.reason);
+                (msg, e)
+            };
+            use pyo3::IntoPyObjectExt;
+            let output = {
+                let mut g = self.lock(py)?;
+                PyBytes::new(py, stream.buffer(&mut g)).into_any()
+            };
+            let args = vec![msg.into_bound_py_any(py)?, output, Bound::new(py, exit)?.into_any()];
+            return Err(errors::raise(py, timeout, args));
+        }
+    }
+
     fn save(&self, py: Python<'_>, compress: bool, incremental: bool) -> PyResult<Vec<u8>> {
         let mut g = self.lock(py)?;
         let options = vx86_core::SnapshotOptions { compress, incremental };
@@ -230,8 +340,16 @@ impl Machine {
     /// (the rate of virtual time). `apic`: attach the local and I/O APIC and ACPI.
     /// `start_time`: what the RTC reads at virtual time 0 (seconds since 1970, never the host
     /// clock). `debug_console`: the port-0xE9 console (`debug_output()`).
+    ///
+    /// Virtio devices (PCI functions from slot 2 on, in this order): `disks`, a list of
+    /// `vx86.Disk`s, paths or bytes (virtio-blk: the guest's vda, vdb, ...); `net`: True or
+    /// a MAC address "52:54:00:12:34:56" (virtio-net; frames through `send_net_frame` /
+    /// `take_net_frames` or a `NetLink`); `virtio_console`: the guest's hvc0
+    /// (`send_console`, `console_output`); `rng`: virtio-rng (seeded by `seed`); `balloon`:
+    /// virtio-balloon (`set_balloon_target`).
     #[new]
-    #[pyo3(signature = (memory = None, seed = 0, cpu_hz = None, apic = true, start_time = None, debug_console = true))]
+    #[pyo3(signature = (memory = None, seed = 0, cpu_hz = None, apic = true, start_time = None, debug_console = true, *, disks = None, net = None, virtio_console = false, rng = false, balloon = false))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         memory: Option<&Bound<'_, PyAny>>,
@@ -240,7 +358,14 @@ impl Machine {
         apic: bool,
         start_time: Option<u64>,
         debug_console: bool,
+        disks: Option<&Bound<'_, PyAny>>,
+        net: Option<&Bound<'_, PyAny>>,
+        virtio_console: bool,
+        rng: bool,
+        balloon: bool,
     ) -> PyResult<Self> {
+        let (virtio, images, write_through) =
+            crate::virtio::config_of(disks, net, virtio_console, rng, balloon)?;
         let d = MachineConfig::default();
         let config = MachineConfig {
             ram_size: match memory {
@@ -252,13 +377,16 @@ impl Machine {
             apic,
             start_time_unix: start_time.unwrap_or(d.start_time_unix),
             debug_console,
+            virtio,
             ..d
         };
         if config.cpu_hz == 0 {
             return Err(errors::config(py, "cpu_hz must be at least 1"));
         }
-        let m = vx86_core::Machine::new(config).py_err(py)?;
-        Ok(Self::from_core(m))
+        let m = vx86_core::Machine::with_disks(config, images).py_err(py)?;
+        let machine = Self::from_core(m);
+        machine.lock(py)?.write_through = write_through;
+        Ok(machine)
     }
 
     /// Loads a Linux kernel (bzImage) and optional initrd (each a path or bytes) with the
@@ -471,54 +599,7 @@ impl Machine {
         text: &Bound<'py, PyAny>,
         max_instructions: Option<u64>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let needle = match text.extract::<String>() {
-            Ok(s) => s.into_bytes(),
-            Err(_) => args::bytes_of(text)?,
-        };
-        if needle.is_empty() {
-            return Err(errors::config(py, "wait_serial needs a non-empty text"));
-        }
-        let what = String::from_utf8_lossy(&needle).into_owned();
-        let start = self.instruction_count(py)?;
-        let deadline = max_instructions.map(|n| start.saturating_add(n));
-        loop {
-            let mut g = self.lock(py)?;
-            g.collect_output();
-            let found = g.serial.windows(needle.len()).position(|w| w == needle.as_slice());
-            if let Some(p) = found {
-                let out: Vec<u8> = g.serial.drain(..p + needle.len()).collect();
-                return Ok(PyBytes::new(py, &out));
-            }
-            let now = g.m.instruction_count();
-            let (left, eip) = (deadline.map(|d| d.saturating_sub(now)), g.m.cpu_state().eip);
-            let output = PyBytes::new(py, &g.serial).into_any();
-            drop(g);
-            let (msg, exit) = if left == Some(0) {
-                let msg = format!("{what:?} did not appear within {} instructions", now - start);
-                let exit = Exit { reason: "budget", instructions: now - start, instruction_count: now, eip };
-                (msg, exit)
-            } else {
-                let e = self.run_impl(py, Some(left.unwrap_or(u64::MAX).min(1_000_000)), None)?;
-                if e.reason == "budget" {
-                    continue;
-                }
-                let mut g = self.lock(py)?;
-                g.collect_output();
-                if let Some(p) = g.serial.windows(needle.len()).position(|w| w == needle.as_slice()) {
-                    let out: Vec<u8> = g.serial.drain(..p + needle.len()).collect();
-                    return Ok(PyBytes::new(py, &out));
-                }
-                let msg = format!("{what:?} did not appear before the machine stopped ({})", e.reason);
-                (msg, e)
-            };
-            use pyo3::IntoPyObjectExt;
-            let output = match self.lock(py) {
-                Ok(g) => PyBytes::new(py, &g.serial).into_any(),
-                Err(_) => output,
-            };
-            let args = vec![msg.into_bound_py_any(py)?, output, Bound::new(py, exit)?.into_any()];
-            return Err(errors::raise(py, "SerialTimeout", args));
-        }
+        self.wait_for(py, Stream::Serial, text, max_instructions)
     }
 
     /// SHA-256 (hex) of the machine's canonical state: CPU, devices, virtual clock and timers,
@@ -538,17 +619,31 @@ impl Machine {
     }
 
     /// Builds a machine from snapshot bytes (from `Snapshot.to_bytes()`, the CLI's
-    /// `--snapshot-out`, or the browser). Bad bytes raise SnapshotError.
+    /// `--snapshot-out`, or the browser). Bad bytes raise SnapshotError. A machine with
+    /// virtio disks needs their images as they were attached (snapshots hold only what the
+    /// guest wrote): `disks`, in order, as for the constructor (`read_only` comes from the
+    /// snapshot); a wrong image raises ImageError, a missing one SnapshotError.
     #[staticmethod]
-    fn from_bytes(py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<Self> {
+    #[pyo3(signature = (data, disks = None))]
+    fn from_bytes(py: Python<'_>, data: &Bound<'_, PyAny>, disks: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         let bytes = args::bytes_of(data)?;
-        let m = py.detach(|| vx86_core::Machine::from_snapshot(&bytes)).py_err(py)?;
-        Ok(Self::from_core(m))
+        let (images, write_through) = crate::virtio::images_of(disks)?;
+        let m = py
+            .detach(|| vx86_core::Machine::from_snapshot_with_disks(&bytes, images))
+            .py_err(py)?;
+        let machine = Self::from_core(m);
+        {
+            let mut g = machine.lock(py)?;
+            g.write_through = write_through;
+            crate::virtio::write_back(py, &mut g)?;
+        }
+        Ok(machine)
     }
 
     /// Returns the machine to a `Snapshot` (full: the machine becomes the saved one, RAM size
     /// included; incremental: applied onto the state it was taken from), to snapshot bytes,
-    /// or to a `Checkpoint` of this machine. Hooks and breakpoints stay.
+    /// or to a `Checkpoint` of this machine. Hooks and breakpoints stay, and so do the
+    /// machine's virtio disk images (a full snapshot of it is restored onto them).
     fn restore(&self, py: Python<'_>, state: &Bound<'_, PyAny>) -> PyResult<()> {
         crate::state::restore(self, py, state)
     }
@@ -570,7 +665,9 @@ impl Machine {
             let mut c = copy.lock(py)?;
             c.serial = g.serial.clone();
             c.debug = g.debug.clone();
+            c.console = g.console.clone();
             c.linux_paths = g.linux_paths.clone();
+            // the copy's disks live in memory: one file has one writer
         }
         Ok(copy)
     }
@@ -579,11 +676,23 @@ impl Machine {
         self.copy(py)
     }
 
-    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (Bound<'py, PyBytes>,))> {
+    /// Pickling: the snapshot bytes and, for a machine with virtio disks, their images (the
+    /// unpickled machine keeps its disks in memory).
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, pyo3::types::PyTuple>)> {
         let py = slf.py();
         let bytes = slf.get().save(py, true, false)?;
+        let images: Vec<Bound<'py, PyBytes>> = {
+            let g = slf.get().lock(py)?;
+            g.m.disks().iter().map(|d| PyBytes::new(py, d.base().bytes())).collect()
+        };
         let ctor = slf.get_type().getattr("from_bytes")?;
-        Ok((ctor, (PyBytes::new(py, &bytes),)))
+        let args = if images.is_empty() {
+            pyo3::types::PyTuple::new(py, [PyBytes::new(py, &bytes).into_any()])?
+        } else {
+            let list = pyo3::types::PyList::new(py, images)?.into_any();
+            pyo3::types::PyTuple::new(py, [PyBytes::new(py, &bytes).into_any(), list])?
+        };
+        Ok((ctor, args))
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
@@ -594,6 +703,103 @@ impl Machine {
             g.m.instruction_count(),
             g.m.cpu_state().eip
         ))
+    }
+
+    // virtio devices (virtio.rs)
+
+    /// Queues bytes (str or bytes) for the guest's virtio console (hvc0); recorded when
+    /// recording. Raises ConfigError without a virtio console (`virtio_console=True`) or when
+    /// more than 1 MiB would wait for the guest.
+    fn send_console(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        let data = crate::virtio::text_or_bytes(data)?;
+        self.lock(py)?.m.send_console(&data).py_err(py)
+    }
+
+    /// The virtio-console output not consumed yet (and consumes it).
+    fn console_output<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let mut g = self.lock(py)?;
+        g.collect_output();
+        Ok(PyBytes::new(py, &std::mem::take(&mut g.console)))
+    }
+
+    /// Like `wait_serial` for the virtio console: runs until `text` appears in its
+    /// unconsumed output and returns the output up to and including it. Raises
+    /// ConsoleTimeout (with `output` and `exit`) if `max_instructions` pass first or the
+    /// machine stops.
+    #[pyo3(signature = (text, max_instructions = None))]
+    fn wait_console<'py>(
+        &self,
+        py: Python<'py>,
+        text: &Bound<'py, PyAny>,
+        max_instructions: Option<u64>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        self.wait_for(py, Stream::Console, text, max_instructions)
+    }
+
+    /// Whether the guest's virtio-console driver runs with its receive queue set up (input
+    /// sent now reaches it as soon as it posts buffers); False without a virtio console.
+    fn virtio_console_ready(&self, py: Python<'_>) -> PyResult<bool> {
+        Ok(self.lock(py)?.m.virtio_console_ready())
+    }
+
+    /// Delivers an Ethernet frame (bytes, without FCS, 14 to 1518 long) to the guest's
+    /// virtio-net; recorded when recording. Raises ConfigError without virtio-net
+    /// (`net=True`), for a bad size, or when 256 frames already wait for the guest.
+    fn send_net_frame(&self, py: Python<'_>, frame: &Bound<'_, PyAny>) -> PyResult<()> {
+        let frame = args::bytes_of(frame)?;
+        self.lock(py)?.m.send_net_frame(&frame).py_err(py)
+    }
+
+    /// The Ethernet frames the guest transmitted since the last call, oldest first (a list
+    /// of bytes; empty without virtio-net).
+    fn take_net_frames<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+        let frames = self.lock(py)?.m.take_net_frames();
+        Ok(frames.iter().map(|f| PyBytes::new(py, f)).collect())
+    }
+
+    /// Asks the guest (through virtio-balloon) to hand back memory until `pages` 4 KiB pages
+    /// are in the balloon (0 gives everything back); recorded when recording. Raises
+    /// ConfigError without a balloon (`balloon=True`).
+    fn set_balloon_target(&self, py: Python<'_>, pages: u32) -> PyResult<()> {
+        self.lock(py)?.m.set_balloon_target(pages).py_err(py)
+    }
+
+    /// The balloon as (target pages, pages the guest's driver reports, pages given back and
+    /// zeroed); None without a balloon.
+    fn balloon_status(&self, py: Python<'_>) -> PyResult<Option<(u32, u32, u64)>> {
+        Ok(self.lock(py)?.m.balloon_status())
+    }
+
+    /// The virtio disks as `vx86.Disk`s, in order (their images as attached, not what the
+    /// guest wrote since: see `disk_contents`); they can build another machine or restore a
+    /// snapshot of this one (`Machine.from_bytes(data, disks=m.disks)`).
+    #[getter]
+    fn disks(&self, py: Python<'_>) -> PyResult<Vec<crate::virtio::Disk>> {
+        let g = self.lock(py)?;
+        Ok((0..g.m.disks().len()).map(|i| crate::virtio::Disk::of_machine(&g, i)).collect())
+    }
+
+    /// The current content of disk `i` (the image with everything the guest wrote).
+    fn disk_contents<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyBytes>> {
+        let g = self.lock(py)?;
+        crate::virtio::check_disk(py, &g, i)?;
+        let bytes = g.m.disks()[i].contents();
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// The chunks of disk `i` the guest wrote since the last call, as a list of (byte offset,
+    /// bytes): what a host that keeps the image in a file writes back (a `Disk` with
+    /// `write_through=True` has them written for it, and raises ConfigError here). Taking
+    /// them changes nothing the guest sees.
+    fn take_disk_writes<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Vec<(u64, Bound<'py, PyBytes>)>> {
+        let mut g = self.lock(py)?;
+        crate::virtio::take_disk_writes(py, &mut g, i)
+    }
+
+    /// Why each virtio device that entered DEVICE_NEEDS_RESET (the guest's driver gave it a
+    /// malformed request) did so: a list of (PCI slot, message).
+    fn virtio_errors(&self, py: Python<'_>) -> PyResult<Vec<(u16, String)>> {
+        Ok(self.lock(py)?.m.virtio_errors())
     }
 
     // hooks (hooks.rs)

@@ -4,6 +4,7 @@
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use pyo3::IntoPyObjectExt;
+use vx86_core::vx86_snapshots::replay_log::{ImageRef, Start};
 use vx86_core::{RecordStart, Replay, ReplayStatus, DEFAULT_CHECKPOINT_INTERVAL};
 
 use crate::args;
@@ -95,6 +96,8 @@ pub struct ReplayResult {
     pub state_hash: String,
     /// The serial (COM1) output of the whole replay.
     pub serial: Py<PyBytes>,
+    /// The virtio-console output of the whole replay.
+    pub console: Py<PyBytes>,
     /// Checkpoints verified on the way (the end included).
     pub checkpoints: usize,
 }
@@ -114,18 +117,23 @@ impl ReplayResult {
 /// Replays a log (a path or its bytes) and checks every recorded state hash.
 ///
 /// A log that starts from a Linux boot needs its images: `kernel`/`initrd` (paths or bytes)
-/// override the paths stored in the log; each is checked against the recorded SHA-256.
-/// `perturb_input=k` flips a bit of the k-th serial input first (to see a divergence being
-/// caught). Returns a `ReplayResult`; raises `ReplayDivergence` (with the instruction count
-/// and both hashes) at the first state that differs, `ReplayError` for a bad log or images.
+/// override the paths stored in the log; each is checked against the recorded SHA-256. A
+/// machine with virtio disks needs their images as they were attached: `disks` (paths,
+/// bytes or `vx86.Disk`s, in the machine's order) override the paths stored in the log
+/// (disks given as bytes when recording have none); the replayed machine keeps its disks in
+/// memory. `perturb_input=k` flips a bit of the k-th serial input first (to see a divergence
+/// being caught). Returns a `ReplayResult`; raises `ReplayDivergence` (with the instruction
+/// count and both hashes) at the first state that differs, `ReplayError` for a bad log or
+/// images.
 #[pyfunction]
-#[pyo3(signature = (log, kernel = None, initrd = None, perturb_input = None))]
+#[pyo3(signature = (log, kernel = None, initrd = None, perturb_input = None, disks = None))]
 pub(crate) fn replay(
     py: Python<'_>,
     log: &Bound<'_, PyAny>,
     kernel: Option<&Bound<'_, PyAny>>,
     initrd: Option<&Bound<'_, PyAny>>,
     perturb_input: Option<usize>,
+    disks: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<ReplayResult> {
     let bytes = if log.cast::<PyBytes>().is_ok() || log.cast::<pyo3::types::PyByteArray>().is_ok() {
         args::bytes_of(log)?
@@ -141,11 +149,40 @@ pub(crate) fn replay(
     }
     let kernel = kernel.map(|k| args::image_of(k, "kernel")).transpose()?.map(|x| x.0);
     let initrd = initrd.map(|i| args::image_of(i, "initrd")).transpose()?.map(|x| x.0);
-    // start_machine asks for the kernel first, then the initrd
-    let mut asked = 0;
-    let mut load = |i: &vx86_core::vx86_snapshots::replay_log::ImageRef| -> Result<Vec<u8>, String> {
-        asked += 1;
-        let given = if asked == 1 { &kernel } else { &initrd };
+    let given_disks = match disks.filter(|d| !d.is_none()) {
+        Some(d) => Some(crate::virtio::disks_arg(Some(d))?),
+        None => None,
+    };
+    if let Some(d) = &given_disks {
+        let want = r.log().disks.len();
+        if d.len() != want {
+            return Err(errors::error(
+                py,
+                "ReplayError",
+                format!("the log's machine has {want} disks, {} were given", d.len()),
+            ));
+        }
+    }
+    // which image the core asks for: one of the log's disks (by position), or the kernel
+    // or initrd of a boot log
+    let log_ref = r.log();
+    let mut load = |i: &ImageRef| -> Result<Vec<u8>, String> {
+        if let Some(k) = log_ref.disks.iter().position(|d| std::ptr::eq(d, i)) {
+            return match &given_disks {
+                Some(d) => Ok(d[k].image.bytes().to_vec()),
+                None if i.path.is_empty() => Err(format!(
+                    "disk {k} was attached as bytes: pass disks= to replay() to give the images"
+                )),
+                None => std::fs::read(&i.path).map_err(|e| {
+                    format!("{}: {e} (pass disks= to replay() to give the images)", i.path)
+                }),
+            };
+        }
+        let is_initrd = match &log_ref.start {
+            Start::Boot(b) => b.initrd.as_ref().is_some_and(|x| std::ptr::eq(x, i)),
+            Start::Snapshot(_) => false,
+        };
+        let given = if is_initrd { &initrd } else { &kernel };
         match given {
             Some(b) => Ok(b.clone()),
             None => std::fs::read(&i.path).map_err(|e| {
@@ -166,10 +203,11 @@ pub(crate) fn replay(
             )
         })
         .count();
-    let mut serial = Vec::new();
+    let (mut serial, mut console) = (Vec::new(), Vec::new());
     loop {
         let status = py.detach(|| r.advance(&mut m, crate::machine::SLICE)).py_err(py)?;
         serial.extend(m.take_serial_output());
+        console.extend(m.take_console_output());
         match status {
             ReplayStatus::Running => py.check_signals()?,
             ReplayStatus::Finished => break,
@@ -189,6 +227,7 @@ pub(crate) fn replay(
         instruction_count: m.instruction_count(),
         state_hash: m.state_hash_hex(),
         serial: PyBytes::new(py, &serial).unbind(),
+        console: PyBytes::new(py, &console).unbind(),
         checkpoints,
         machine: Py::new(py, Machine::from_core(m))?,
     };

@@ -2,8 +2,10 @@
 //! (in memory, restored in time proportional to the pages written since), and
 //! `Machine.restore`.
 //!
-//! Restoring clears the unconsumed serial and debug output (it belongs to the abandoned
-//! timeline); hooks and breakpoints stay, as they are host configuration, not machine state.
+//! Restoring clears the unconsumed serial, debug and console output (it belongs to the
+//! abandoned timeline); hooks and breakpoints stay, as they are host configuration, not
+//! machine state. A machine's virtio disk images stay too (a snapshot names them by hash and
+//! holds only what the guest wrote); write-through files are brought to the restored content.
 
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
@@ -126,10 +128,8 @@ impl Checkpoint {
     fn restore_into(&self, py: Python<'_>, m: &Machine) -> PyResult<usize> {
         let mut g = m.lock(py)?;
         let pages = g.m.restore_checkpoint(&self.cp).py_err(py)?;
-        g.m.take_serial_output();
-        g.m.take_debug_output();
-        g.serial.clear();
-        g.debug.clear();
+        g.clear_output();
+        crate::virtio::write_back(py, &mut g)?;
         Ok(pages)
     }
 }
@@ -188,10 +188,15 @@ pub(crate) fn restore(m: &Machine, py: Python<'_>, state: &Bound<'_, PyAny>) -> 
         }
     };
     let mut g = m.lock(py)?;
+    let mut rewrite = Vec::new();
     if incremental {
         g.m.apply_incremental_snapshot(bytes).py_err(py)?;
     } else {
-        let mut fresh = py.detach(|| vx86_core::Machine::from_snapshot(bytes)).py_err(py)?;
+        let images = crate::virtio::machine_images(&g.m);
+        let mut fresh = py
+            .detach(|| vx86_core::Machine::from_snapshot_with_disks(bytes, images))
+            .py_err(py)?;
+        rewrite = crate::virtio::written_chunks(&g);
         for b in g.m.breakpoints() {
             fresh.add_breakpoint(b);
         }
@@ -201,9 +206,6 @@ pub(crate) fn restore(m: &Machine, py: Python<'_>, state: &Bound<'_, PyAny>) -> 
         let crate::machine::Inner { m: core, hooks, .. } = &mut *g;
         hooks.reattach(core, crate::hooks::sync_core(py, &m.shared));
     }
-    g.m.take_serial_output();
-    g.m.take_debug_output();
-    g.serial.clear();
-    g.debug.clear();
-    Ok(())
+    g.clear_output();
+    crate::virtio::rewrite_chunks(py, &mut g, rewrite)
 }

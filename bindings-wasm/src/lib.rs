@@ -5,15 +5,18 @@
 //!
 //! Files: `machine.rs` (the class, its run loop, memory, serial), `regs.rs` (`regs`),
 //! `hooks.rs` (hooks with filters), `state.rs` (snapshots, checkpoints, record/replay,
-//! `translate`), `convert.rs` (JS values and errors).
+//! `translate`), `virtio.rs` (the virtio devices' options and host ends, `NetLink`),
+//! `convert.rs` (JS values and errors).
 
 mod convert;
 mod hooks;
 mod machine;
 mod regs;
 mod state;
+mod virtio;
 
 pub use hooks::Hook;
 pub use machine::Machine;
 pub use regs::Registers;
 pub use state::Checkpoint;
+pub use virtio::NetLink;

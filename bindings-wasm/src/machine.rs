@@ -29,6 +29,8 @@ pub(crate) struct Inner {
     pub(crate) serial: Vec<u8>,
     /// Port-0xE9 output not consumed yet.
     pub(crate) debug: Vec<u8>,
+    /// virtio-console output not consumed yet.
+    pub(crate) console: Vec<u8>,
     pub(crate) hooks: JsHooks,
     /// `loadLinux` ran and the machine has not run since: a recording can reference the
     /// images by hash instead of embedding a snapshot.
@@ -39,6 +41,41 @@ impl Inner {
     pub(crate) fn collect_output(&mut self) {
         self.serial.extend(self.m.take_serial_output());
         self.debug.extend(self.m.take_debug_output());
+        self.console.extend(self.m.take_console_output());
+    }
+
+    /// Drops the unconsumed output (after a restore: it belongs to the abandoned timeline).
+    pub(crate) fn clear_output(&mut self) {
+        self.m.take_serial_output();
+        self.m.take_debug_output();
+        self.m.take_console_output();
+        self.serial.clear();
+        self.debug.clear();
+        self.console.clear();
+    }
+}
+
+/// Which unconsumed output a wait looks at.
+#[derive(Clone, Copy)]
+pub(crate) enum Stream {
+    Serial,
+    Console,
+}
+
+impl Stream {
+    fn buffer(self, g: &mut Inner) -> &mut Vec<u8> {
+        match self {
+            Stream::Serial => &mut g.serial,
+            Stream::Console => &mut g.console,
+        }
+    }
+
+    /// (method name, error name).
+    fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Stream::Serial => ("waitSerial", "SerialTimeout"),
+            Stream::Console => ("waitConsole", "ConsoleTimeout"),
+        }
     }
 }
 
@@ -57,6 +94,7 @@ impl Machine {
                 m,
                 serial: Vec::new(),
                 debug: Vec::new(),
+                console: Vec::new(),
                 hooks: JsHooks::default(),
                 linux_at_start: false,
             })),
@@ -76,7 +114,7 @@ impl Machine {
         })
     }
 
-    fn exit(&self, g: &Inner, reason: &str, start: u64) -> JsValue {
+    pub(crate) fn exit(&self, g: &Inner, reason: &str, start: u64) -> JsValue {
         let eip = g.m.cpu_state().eip;
         convert::object(&[
             ("reason", reason.into()),
@@ -133,7 +171,58 @@ impl Machine {
     }
 }
 
-fn opt_count(v: &JsValue, what: &str) -> Result<Option<u64>, JsValue> {
+impl Machine {
+    /// `waitSerial` / `waitConsole`: runs until `text` appears in the unconsumed output of
+    /// `stream`.
+    pub(crate) fn wait_for(&self, stream: Stream, text: &JsValue, max_instructions: &JsValue) -> Result<Uint8Array, JsValue> {
+        let (method, timeout) = stream.names();
+        let needle = convert::bytes(text, method, true)?;
+        if needle.is_empty() {
+            return Err(convert::config(format!("{method} needs a non-empty text")));
+        }
+        let max = opt_count(max_instructions, "maxInstructions")?;
+        let start = self.lock()?.m.instruction_count();
+        let deadline = max.map(|n| start.saturating_add(n));
+        let find = |g: &mut Inner| -> Option<Vec<u8>> {
+            g.collect_output();
+            let buf = stream.buffer(g);
+            let p = buf.windows(needle.len()).position(|w| w == needle.as_slice())?;
+            Some(buf.drain(..p + needle.len()).collect())
+        };
+        loop {
+            let now = {
+                let mut g = self.lock()?;
+                if let Some(out) = find(&mut g) {
+                    return Ok(Uint8Array::from(out.as_slice()));
+                }
+                g.m.instruction_count()
+            };
+            let left = deadline.map(|d| d.saturating_sub(now));
+            let exit = if left == Some(0) {
+                let g = self.lock()?;
+                self.exit(&g, "budget", start)
+            } else {
+                let e = self.run_impl(Some(left.unwrap_or(u64::MAX).min(1_000_000)), None)?;
+                if convert::field(&e, "reason").and_then(|r| r.as_string()).as_deref() == Some("budget") {
+                    continue;
+                }
+                if let Some(out) = find(&mut *self.lock()?) {
+                    return Ok(Uint8Array::from(out.as_slice()));
+                }
+                e
+            };
+            let what = String::from_utf8_lossy(&needle);
+            let output = Uint8Array::from(stream.buffer(&mut *self.lock()?).as_slice());
+            return Err(convert::error(
+                timeout,
+                &format!("{what:?} did not appear (the run ended: see exit.reason)"),
+                &[("output", output.into()), ("exit", exit)],
+            ));
+        }
+    }
+}
+
+pub(crate) fn opt_count(v: &JsValue, what: &str) -> Result<Option<u64>, JsValue> {
     if v.is_undefined() || v.is_null() {
         Ok(None)
     } else {
@@ -145,6 +234,12 @@ fn opt_count(v: &JsValue, what: &str) -> Result<Option<u64>, JsValue> {
 impl Machine {
     /// `new Machine({memory: "256M", seed: 0, cpuHz, apic: true, startTime, debugConsole:
     /// true})`: a new machine, powered on, nothing loaded. Every option is optional.
+    ///
+    /// Virtio devices (PCI functions from slot 2 on, in this order): `disks`, an array of
+    /// images (`Uint8Array`s, or `{image, readOnly}`; whole 512-byte sectors) for virtio-blk,
+    /// the guest's vda, vdb, ...; `net`: `true` or a MAC address `"52:54:00:12:34:56"`
+    /// (virtio-net); `virtioConsole: true` (hvc0); `rng: true` (virtio-rng, seeded by
+    /// `seed`); `balloon: true` (virtio-balloon).
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> Result<Machine, JsValue> {
         let d = MachineConfig::default();
@@ -162,7 +257,9 @@ impl Machine {
         if config.cpu_hz == 0 {
             return Err(convert::config("cpuHz must be at least 1"));
         }
-        Ok(Self::from_core(vx86_core::Machine::new(config).js()?))
+        let (virtio, images) = crate::virtio::config_of(&options)?;
+        let config = MachineConfig { virtio, ..config };
+        Ok(Self::from_core(vx86_core::Machine::with_disks(config, images).js()?))
     }
 
     /// Loads a Linux bzImage and optional initrd with the kernel command line.
@@ -339,48 +436,7 @@ impl Machine {
     /// `maxInstructions` pass first or the machine stops.
     #[wasm_bindgen(js_name = waitSerial)]
     pub fn wait_serial(&self, text: JsValue, max_instructions: JsValue) -> Result<Uint8Array, JsValue> {
-        let needle = convert::bytes(&text, "waitSerial", true)?;
-        if needle.is_empty() {
-            return Err(convert::config("waitSerial needs a non-empty text"));
-        }
-        let max = opt_count(&max_instructions, "maxInstructions")?;
-        let start = self.lock()?.m.instruction_count();
-        let deadline = max.map(|n| start.saturating_add(n));
-        let find = |g: &mut Inner| -> Option<Vec<u8>> {
-            g.collect_output();
-            let p = g.serial.windows(needle.len()).position(|w| w == needle.as_slice())?;
-            Some(g.serial.drain(..p + needle.len()).collect())
-        };
-        loop {
-            let now = {
-                let mut g = self.lock()?;
-                if let Some(out) = find(&mut g) {
-                    return Ok(Uint8Array::from(out.as_slice()));
-                }
-                g.m.instruction_count()
-            };
-            let left = deadline.map(|d| d.saturating_sub(now));
-            let exit = if left == Some(0) {
-                let g = self.lock()?;
-                self.exit(&g, "budget", start)
-            } else {
-                let e = self.run_impl(Some(left.unwrap_or(u64::MAX).min(1_000_000)), None)?;
-                if convert::field(&e, "reason").and_then(|r| r.as_string()).as_deref() == Some("budget") {
-                    continue;
-                }
-                if let Some(out) = find(&mut *self.lock()?) {
-                    return Ok(Uint8Array::from(out.as_slice()));
-                }
-                e
-            };
-            let what = String::from_utf8_lossy(&needle);
-            let output = Uint8Array::from(self.lock()?.serial.as_slice());
-            return Err(convert::error(
-                "SerialTimeout",
-                &format!("{what:?} did not appear (the run ended: see exit.reason)"),
-                &[("output", output.into()), ("exit", exit)],
-            ));
-        }
+        self.wait_for(Stream::Serial, &text, &max_instructions)
     }
 
     /// SHA-256 (hex) of the machine's canonical state; equal to the CLI's `--print-hash` and

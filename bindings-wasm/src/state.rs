@@ -4,7 +4,7 @@
 use js_sys::{Array, Uint8Array};
 use vx86_core::mmu::{Walk, WalkFault};
 use vx86_core::vx86_snapshots::container::{read_header, SnapshotKind};
-use vx86_core::vx86_snapshots::replay_log::{EventKind, ImageRef};
+use vx86_core::vx86_snapshots::replay_log::{EventKind, ImageRef, Start};
 use vx86_core::{RecordStart, Replay, ReplayStatus, SnapshotOptions, DEFAULT_CHECKPOINT_INTERVAL};
 use wasm_bindgen::prelude::*;
 
@@ -24,10 +24,7 @@ impl Checkpoint {
     pub fn restore(&self) -> Result<usize, JsValue> {
         let mut g = self.machine.lock()?;
         let pages = g.m.restore_checkpoint(&self.cp).js()?;
-        g.m.take_serial_output();
-        g.m.take_debug_output();
-        g.serial.clear();
-        g.debug.clear();
+        g.clear_output();
         Ok(pages)
     }
 
@@ -52,15 +49,24 @@ impl Machine {
         Ok(Uint8Array::from(bytes.as_slice()))
     }
 
-    /// A machine from snapshot bytes (bad bytes throw SnapshotError).
+    /// A machine from snapshot bytes (bad bytes throw SnapshotError). A machine with virtio
+    /// disks needs their images as they were attached (snapshots hold only what the guest
+    /// wrote): `disks`, in order, as for the constructor (`readOnly` comes from the
+    /// snapshot); a wrong image throws ImageError, a missing one SnapshotError.
     #[wasm_bindgen(js_name = fromBytes)]
-    pub fn from_bytes(data: &[u8]) -> Result<Machine, JsValue> {
-        Ok(Machine::from_core(vx86_core::Machine::from_snapshot(data).js()?))
+    pub fn from_bytes(
+        data: &[u8],
+        #[wasm_bindgen(unchecked_optional_param_type = "(Uint8Array | {image: Uint8Array, readOnly?: boolean})[]")]
+        disks: JsValue,
+    ) -> Result<Machine, JsValue> {
+        let images = crate::virtio::images_of(&disks)?;
+        Ok(Machine::from_core(vx86_core::Machine::from_snapshot_with_disks(data, images).js()?))
     }
 
     /// Returns the machine to snapshot bytes (full: it becomes the saved machine;
     /// incremental: applied onto the state it was taken from) or to a `Checkpoint` of this
-    /// machine. Hooks and breakpoints stay; unconsumed output is dropped.
+    /// machine. Hooks, breakpoints and the virtio disk images stay (a full snapshot of this
+    /// machine is restored onto its images); unconsumed output is dropped.
     pub fn restore(&self, state: JsValue) -> Result<(), JsValue> {
         let bytes = convert::bytes(&state, "restore", false)?;
         let header = read_header(&bytes)
@@ -69,7 +75,8 @@ impl Machine {
         if matches!(header.kind, SnapshotKind::Incremental { .. }) {
             g.m.apply_incremental_snapshot(&bytes).js()?;
         } else {
-            let mut fresh = vx86_core::Machine::from_snapshot(&bytes).js()?;
+            let images = crate::virtio::machine_images(&g.m);
+            let mut fresh = vx86_core::Machine::from_snapshot_with_disks(&bytes, images).js()?;
             for b in g.m.breakpoints() {
                 fresh.add_breakpoint(b);
             }
@@ -77,10 +84,7 @@ impl Machine {
             g.linux_at_start = false;
             crate::hooks::reattach(self, &mut g);
         }
-        g.m.take_serial_output();
-        g.m.take_debug_output();
-        g.serial.clear();
-        g.debug.clear();
+        g.clear_output();
         Ok(())
     }
 
@@ -103,7 +107,11 @@ impl Machine {
         let mut m = g.m.clone();
         *m.hooks() = Default::default();
         let copy = Machine::from_core(m);
-        copy.lock()?.serial = g.serial.clone();
+        {
+            let mut c = copy.lock()?;
+            c.serial = g.serial.clone();
+            c.console = g.console.clone();
+        }
         Ok(copy)
     }
 
@@ -159,26 +167,52 @@ impl Machine {
     }
 
     /// Replays a log, checking every recorded state hash. A log that starts from a Linux boot
-    /// needs the `kernel` and `initrd` bytes (checked against the recorded SHA-256).
-    /// `perturbInput` flips a bit of that serial input first. Returns `{machine, stateHash,
-    /// instructionCount, serial, checkpoints}`; throws ReplayDivergence (`instruction`,
-    /// `expected`, `actual`) at the first differing state, ReplayError for a bad log.
+    /// needs the `kernel` and `initrd` bytes (checked against the recorded SHA-256); a
+    /// machine with virtio disks needs their images, `disks` in the machine's order (as for
+    /// the constructor; checked the same way). `perturbInput` flips a bit of that serial
+    /// input first. Returns `{machine, stateHash, instructionCount, serial, console,
+    /// checkpoints}`; throws ReplayDivergence (`instruction`, `expected`, `actual`) at the
+    /// first differing state, ReplayError for a bad log or images.
     pub fn replay(
         log: &[u8],
         kernel: Option<Vec<u8>>,
         initrd: Option<Vec<u8>>,
-        perturb_input: Option<usize>,
+        #[wasm_bindgen(unchecked_optional_param_type = "(Uint8Array | {image: Uint8Array, readOnly?: boolean})[]")]
+        disks: JsValue,
+        #[wasm_bindgen(js_name = perturbInput, unchecked_optional_param_type = "number")] perturb_input: Option<usize>,
     ) -> Result<JsValue, JsValue> {
         let mut r = Replay::from_bytes(log).js()?;
         if let Some(k) = perturb_input {
             r.perturb_input(k)
                 .ok_or_else(|| convert::config(format!("the log has no serial input #{k}")))?;
         }
+        let disks = crate::virtio::images_of(&disks)?;
+        let want = r.log().disks.len();
+        if !disks.is_empty() && disks.len() != want {
+            return Err(convert::error(
+                "ReplayError",
+                &format!("the log's machine has {want} disks, {} were given", disks.len()),
+                &[],
+            ));
+        }
+        // which image the core asks for: one of the log's disks (by position), or the kernel
+        // or initrd of a boot log
+        let log_ref = r.log();
         let mut load = |i: &ImageRef| -> Result<Vec<u8>, String> {
-            let given = if i.path == "initrd" { &initrd } else { &kernel };
+            if let Some(k) = log_ref.disks.iter().position(|d| std::ptr::eq(d, i)) {
+                return disks
+                    .get(k)
+                    .map(|d| d.bytes().to_vec())
+                    .ok_or_else(|| format!("the machine has {want} disks: pass their images"));
+            }
+            let is_initrd = match &log_ref.start {
+                Start::Boot(b) => b.initrd.as_ref().is_some_and(|x| std::ptr::eq(x, i)),
+                Start::Snapshot(_) => false,
+            };
+            let (given, name) = if is_initrd { (&initrd, "initrd") } else { (&kernel, "kernel") };
             given
                 .clone()
-                .ok_or_else(|| format!("the log starts from a boot: pass the {} bytes", i.path))
+                .ok_or_else(|| format!("the log starts from a boot: pass the {name} bytes"))
         };
         let mut m = r.start_machine(&mut load).js()?;
         let checkpoints = r
@@ -187,10 +221,11 @@ impl Machine {
             .iter()
             .filter(|e| matches!(e.kind, EventKind::Checkpoint(_) | EventKind::End(_)))
             .count();
-        let mut serial = Vec::new();
+        let (mut serial, mut console) = (Vec::new(), Vec::new());
         loop {
             let status = r.advance(&mut m, 50_000_000).js()?;
             serial.extend(m.take_serial_output());
+            console.extend(m.take_console_output());
             match status {
                 ReplayStatus::Running => {}
                 ReplayStatus::Finished => break,
@@ -212,6 +247,7 @@ impl Machine {
             ("stateHash", m.state_hash_hex().into()),
             ("instructionCount", (m.instruction_count() as f64).into()),
             ("serial", Uint8Array::from(serial.as_slice()).into()),
+            ("console", Uint8Array::from(console.as_slice()).into()),
             ("checkpoints", (checkpoints as f64).into()),
             ("machine", Machine::from_core(m).into()),
         ]))

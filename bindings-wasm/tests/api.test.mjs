@@ -135,7 +135,7 @@ test("record and replay", () => {
   assert.equal(r.stateHash, m.stateHash());
   assert.equal(r.instructionCount, 5000);
   assert.ok(r.checkpoints >= 5);
-  assert.throws(() => Machine.replay(log, undefined, undefined, 0), { name: "ReplayDivergence" });
+  assert.throws(() => Machine.replay(log, undefined, undefined, undefined, 0), { name: "ReplayDivergence" });
   assert.throws(() => Machine.replay(new Uint8Array(10)), { name: "ReplayError" });
 });
 

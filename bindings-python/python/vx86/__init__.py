@@ -2,7 +2,8 @@
 
 Boot Linux or run bare-metal code, step it, hook ports, code addresses and interrupts, read
 memory and page tables, checkpoint and restore in microseconds, snapshot to bytes, record and
-replay. A run is a pure function of the configuration, the images and the inputs: the same
+replay; attach virtio devices (disks, network, console, entropy, balloon) and join two machines
+with a :class:`NetLink`. A run is a pure function of the configuration, the images and the inputs: the same
 inputs give the same :meth:`Machine.state_hash` here, in the ``vx86`` CLI and in the browser.
 
 Example::
@@ -20,9 +21,11 @@ Example::
 
 from ._vx86 import (
     Checkpoint,
+    Disk,
     Exit,
     Hook,
     Machine,
+    NetLink,
     Recording,
     Registers,
     ReplayResult,
@@ -34,9 +37,11 @@ from ._vx86 import (
 )
 from .errors import (
     ConfigError,
+    ConsoleTimeout,
     Error,
     GuestFault,
     ImageError,
+    LinkTimeout,
     MachineBusy,
     ReplayDivergence,
     ReplayError,
@@ -48,13 +53,17 @@ from .errors import (
 __all__ = [
     "Checkpoint",
     "ConfigError",
+    "ConsoleTimeout",
+    "Disk",
     "Error",
     "Exit",
     "GuestFault",
     "Hook",
     "ImageError",
+    "LinkTimeout",
     "Machine",
     "MachineBusy",
+    "NetLink",
     "Recording",
     "Registers",
     "ReplayDivergence",

@@ -6,6 +6,7 @@ from typing import Any, Callable, Iterable, Optional, Tuple, Union, overload
 BytesLike = Union[bytes, bytearray, memoryview]
 PathOrBytes = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
 KeyFilter = Union[int, range, Iterable[Union[int, range]]]
+DiskLike = Union["Disk", str, "os.PathLike[str]", bytes, bytearray, memoryview]
 
 class Exit:
     """How a run ended."""
@@ -117,11 +118,69 @@ class Recording:
     def __exit__(self, *exc: Any) -> bool: ...
 
 class ReplayResult:
+    """What a replay that matched its log gives back."""
+
     machine: "Machine"
+    """The machine at the end of the log (it can run on)."""
     instruction_count: int
     state_hash: str
+    """Equal to the log's."""
     serial: bytes
+    """The serial (COM1) output of the whole replay."""
+    console: bytes
+    """The virtio-console output of the whole replay."""
     checkpoints: int
+    """Checkpoints verified (the end included)."""
+
+class Disk:
+    """A disk image for virtio-blk: a path (read once, now) or bytes, a whole number of
+    512-byte sectors. ``read_only``: the guest may not write. ``write_through`` (paths only):
+    the guest's writes go back to the file after every run, wait and restore; otherwise they
+    stay in the machine and its snapshots."""
+
+    def __init__(self, image: PathOrBytes, read_only: bool = False, write_through: bool = False) -> None: ...
+    @property
+    def path(self) -> Optional[str]:
+        """The file the image was read from (None for bytes)."""
+    @property
+    def size(self) -> int:
+        """Size in bytes."""
+    @property
+    def sha256(self) -> str:
+        """SHA-256 (hex): what snapshots and replay logs name the image by."""
+    @property
+    def read_only(self) -> bool: ...
+    @property
+    def write_through(self) -> bool: ...
+    def to_bytes(self) -> bytes:
+        """The image as attached (without what a guest wrote since)."""
+    def __len__(self) -> int: ...
+
+class NetLink:
+    """Two machines with virtio-net joined by a cable: each ``step()`` runs both to the same
+    virtual time (``quantum_ns`` later), then delivers the frames each sent to the other."""
+
+    def __init__(self, a: "Machine", b: "Machine", quantum_ns: int = 1_000_000) -> None: ...
+    def step(self) -> Tuple[Exit, Exit]:
+        """Runs both machines one quantum and exchanges frames; returns (a's exit, b's exit)."""
+    def run_until(self, predicate: Callable[[], Any], max_steps: int = 10_000) -> int:
+        """Steps until ``predicate()`` is true; returns the steps taken (LinkTimeout after
+        ``max_steps``)."""
+    @property
+    def a(self) -> "Machine": ...
+    @property
+    def b(self) -> "Machine": ...
+    @property
+    def delivered(self) -> Tuple[int, int]:
+        """Frames delivered: (a to b, b to a)."""
+    @property
+    def dropped(self) -> int:
+        """Frames the receiver could not take."""
+    @property
+    def now_ns(self) -> int:
+        """The virtual time both machines have reached."""
+    @property
+    def quantum_ns(self) -> int: ...
 
 class Machine:
     """A whole deterministic x86 PC."""
@@ -134,6 +193,12 @@ class Machine:
         apic: bool = True,
         start_time: Optional[int] = None,
         debug_console: bool = True,
+        *,
+        disks: Optional[Iterable[DiskLike]] = None,
+        net: Union[bool, str, bytes, None] = None,
+        virtio_console: bool = False,
+        rng: bool = False,
+        balloon: bool = False,
     ) -> None: ...
     def load_linux(self, kernel: PathOrBytes, initrd: Optional[PathOrBytes] = None, cmdline: str = "") -> None: ...
     def load_multiboot(self, elf: PathOrBytes, cmdline: str = "") -> None: ...
@@ -167,10 +232,36 @@ class Machine:
     def serial_output(self) -> bytes: ...
     def debug_output(self) -> bytes: ...
     def wait_serial(self, text: Union[str, BytesLike], max_instructions: Optional[int] = None) -> bytes: ...
+    def send_console(self, data: Union[str, BytesLike]) -> None:
+        """Queues bytes for the guest's virtio console (ConfigError without one)."""
+    def console_output(self) -> bytes:
+        """The virtio-console output not consumed yet (and consumes it)."""
+    def wait_console(self, text: Union[str, BytesLike], max_instructions: Optional[int] = None) -> bytes:
+        """Like wait_serial for the virtio console (raises ConsoleTimeout)."""
+    def virtio_console_ready(self) -> bool:
+        """Whether the guest's virtio-console driver runs with its receive queue set up."""
+    def send_net_frame(self, frame: BytesLike) -> None:
+        """Delivers an Ethernet frame (14..1518 bytes, no FCS) to the guest's virtio-net."""
+    def take_net_frames(self) -> list[bytes]:
+        """The frames the guest transmitted since the last call, oldest first."""
+    def set_balloon_target(self, pages: int) -> None:
+        """Asks the guest to put `pages` 4 KiB pages in the balloon (ConfigError without one)."""
+    def balloon_status(self) -> Optional[Tuple[int, int, int]]:
+        """(target pages, pages the driver reports, pages given back); None without a balloon."""
+    @property
+    def disks(self) -> list[Disk]:
+        """The virtio disks (their images as attached)."""
+    def disk_contents(self, i: int) -> bytes:
+        """The current content of disk `i` (the image with the guest's writes)."""
+    def take_disk_writes(self, i: int) -> list[Tuple[int, bytes]]:
+        """The chunks of disk `i` written since the last call: (byte offset, bytes)."""
+    def virtio_errors(self) -> list[Tuple[int, str]]:
+        """(PCI slot, message) of each virtio device that entered DEVICE_NEEDS_RESET."""
     def state_hash(self) -> str: ...
     def snapshot(self, compress: bool = True, incremental: bool = False) -> Snapshot: ...
     @staticmethod
-    def from_bytes(data: BytesLike) -> "Machine": ...
+    def from_bytes(data: BytesLike, disks: Optional[Iterable[DiskLike]] = None) -> "Machine":
+        """A machine from snapshot bytes; `disks`: the images of its virtio disks."""
     def restore(self, state: Union[Snapshot, Checkpoint, BytesLike]) -> None: ...
     def checkpoint(self) -> Checkpoint: ...
     def copy(self) -> "Machine": ...
@@ -205,4 +296,5 @@ def replay(
     kernel: Optional[PathOrBytes] = None,
     initrd: Optional[PathOrBytes] = None,
     perturb_input: Optional[int] = None,
+    disks: Optional[Iterable[DiskLike]] = None,
 ) -> ReplayResult: ...

@@ -15,8 +15,9 @@ class ConfigError(Error, ValueError):
 
 
 class ImageError(Error, ValueError):
-    """A guest image (kernel, initrd, Multiboot ELF, flat binary) that is malformed, does not
-    fit, or cannot be read."""
+    """A guest image (kernel, initrd, Multiboot ELF, flat binary, disk) that is malformed, does
+    not fit, or cannot be read or written back; or disk images that are not the ones a
+    snapshot's machine was built with."""
 
 
 class SnapshotError(Error, ValueError):
@@ -80,3 +81,22 @@ class SerialTimeout(Error, TimeoutError):
         super().__init__(message)
         self.output = output
         self.exit = exit
+
+
+class ConsoleTimeout(Error, TimeoutError):
+    """``wait_console`` did not see its text within the instruction budget, or the machine
+    stopped first. ``output`` holds the virtio-console output seen meanwhile (still
+    unconsumed) and ``exit`` the last :class:`vx86.Exit`."""
+
+    def __init__(self, message, output, exit):
+        super().__init__(message)
+        self.output = output
+        self.exit = exit
+
+
+class LinkTimeout(Error, TimeoutError):
+    """``NetLink.run_until`` took ``steps`` steps without its predicate becoming true."""
+
+    def __init__(self, message, steps):
+        super().__init__(message)
+        self.steps = steps
