@@ -60,9 +60,23 @@ impl Bus {
         Ok(id)
     }
 
-    /// Brings every virtio device's PCI-level state and BAR mapping in line with its
-    /// configuration space (after a configuration write, or a restore).
+    /// After a configuration write: brings every virtio device's PCI-level state and BAR
+    /// mapping in line with its configuration space, then runs what that allows (pending
+    /// notifications once bus mastering is on, MSI-X messages once unmasked).
     pub(crate) fn sync_virtio_pci(&mut self) {
+        self.map_virtio_pci();
+        for i in 0..self.virtio.len() {
+            let id = self.virtio[i];
+            if let Device::Virtio(v) = &mut self.devices[id.0 as usize] {
+                v.msix_unmasked();
+            }
+            self.virtio_after_access(id);
+        }
+    }
+
+    /// Brings every virtio device's PCI-level state and BAR mapping in line with its
+    /// configuration space, and nothing else (a restored machine: its state is complete).
+    pub(crate) fn map_virtio_pci(&mut self) {
         let Some(pci) = self.pci else { return };
         for i in 0..self.virtio.len() {
             let id = self.virtio[i];
@@ -93,8 +107,6 @@ impl Bus {
             v.intx_disabled = state.intx_disabled;
             v.msix_enabled = state.msix_enabled;
             v.msix_masked = state.msix_masked;
-            v.msix_unmasked();
-            self.virtio_after_access(id);
         }
     }
 

@@ -386,7 +386,7 @@ impl Machine {
             disk.set_overlay(chunks, flushes);
         }
         // device state first, then the maps that follow it (BAR addresses)
-        bus.sync_virtio_pci();
+        bus.map_virtio_pci();
         bus.retime();
         bus.update_intr();
         let zero = [0u8; pages::PAGE_SIZE];
