@@ -131,7 +131,7 @@ fn snapshot_resumed_in_a_new_process_matches_the_straight_run() {
 #[test]
 fn bad_snapshot_and_log_files_are_refused_with_a_message() {
     let f = temp("garbage");
-    std::fs::write(&f, b"VX86SNAP\x01\x00\x00\x00").unwrap();
+    std::fs::write(&f, b"VX86SNAP\x02\x00\x00\x00").unwrap();
     let r = vx86(&["resume", f.to_str().unwrap()]);
     assert_eq!(r.status.code(), Some(2));
     let e = String::from_utf8_lossy(&r.stderr);
