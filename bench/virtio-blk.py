@@ -2,6 +2,7 @@
 """Times the guest's sequential disk read (VX86_TEST=blkread) under vx86 and QEMU side by side.
 
 Usage: virtio-blk.py --image IMG --kernel K --initrd I [--only vx86|qemu] [--vx86 BIN] [--timeout S]
+       [--direct]
 
 Each emulator boots the same guest with the same raw image as a virtio-blk disk (vx86:
 `--disk IMG,cow`; QEMU: a modern-only virtio-blk-pci, read-only). The guest prints DD-START,
@@ -22,12 +23,13 @@ APPEND = "console=ttyS0 panic=-1 cryptomgr.notests VX86_TEST=blkread"
 
 
 def commands(a):
+    append = APPEND + (" VX86_DD=direct" if a.direct else "")
     return {
         "vx86": [a.vx86, "run", "--kernel", a.kernel, "--initrd", a.initrd, "--mem", "256M",
-                 "--append", APPEND, "--disk", f"{a.image},cow"],
+                 "--append", append, "--disk", f"{a.image},cow"],
         "qemu": ["qemu-system-i386", "-M", "pc", "-accel", "tcg", "-m", "256", "-nographic",
                  "-no-reboot", "-nic", "none", "-kernel", a.kernel, "-initrd", a.initrd,
-                 "-append", APPEND,
+                 "-append", append,
                  "-drive", f"file={a.image},format=raw,if=none,id=d0,readonly=on",
                  "-device", "virtio-blk-pci,drive=d0,disable-legacy=on"],
     }
@@ -85,6 +87,8 @@ def main():
     ap.add_argument("--vx86", default="./target/release/vx86")
     ap.add_argument("--only", choices=["vx86", "qemu"])
     ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--direct", action="store_true",
+                    help="dd with iflag=direct (O_DIRECT: no page cache in the guest)")
     a = ap.parse_args()
     size = os.path.getsize(a.image)
     cmds = commands(a)

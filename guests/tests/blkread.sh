@@ -1,5 +1,7 @@
 # VX86_TEST=blkread: sequential read throughput of the first virtio disk.
 # Prints DD-START, reads all of /dev/vda with dd (bs=1M) into /dev/null, prints DD-END, then
+# (with VX86_DD=direct on the kernel command line the read bypasses the page cache:
+# iflag=direct, the device straight into dd's buffer),
 # dd's own summary and a line with the guest-clock figure (after DD-END, so the host's
 # DD-START..DD-END wall time covers only the read). Busybox dd reports only the record counts.
 if [ ! -b /dev/vda ]; then
@@ -10,7 +12,10 @@ bytes=$(( $(cat /sys/block/vda/size) * 512 ))
 echo "blkread: /dev/vda has $bytes bytes"
 t0=$(cut -d' ' -f1 /proc/uptime)
 echo DD-START
-dd if=/dev/vda of=/dev/null bs=1M 2>/tmp/dd.log
+flags=
+grep -qw VX86_DD=direct /proc/cmdline && flags=iflag=direct
+echo "blkread: dd ${flags:-(buffered)}"
+dd if=/dev/vda of=/dev/null bs=1M $flags 2>/tmp/dd.log
 rc=$?
 echo DD-END
 t1=$(cut -d' ' -f1 /proc/uptime)
