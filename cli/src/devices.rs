@@ -128,7 +128,9 @@ impl DeviceHost {
             .filter(|(_, d)| !d.cow && !d.read_only)
             .map(|(i, d)| (i, d.path))
             .collect();
+        let net = args.iter().any(|a| a == "--net" || a.starts_with("--net="));
         let pcap = match option_str(args, "--net-pcap")? {
+            Some(_) if !net => return Err("--net-pcap needs --net".into()),
             Some(p) => {
                 let mut f = std::fs::File::create(p).map_err(|e| format!("{p}: {e}"))?;
                 // pcap global header: magic, v2.4, UTC, accuracy, snaplen, LINKTYPE_ETHERNET

@@ -39,7 +39,7 @@ const USAGE: &str = "usage:
               [--virtio-console [--console-input-file FILE]]
      SESSION: [--max-instructions N (from machine start)] [--until TEXT] [--input-file FILE]
               [--print-hash] [--snapshot-at N --snapshot-out FILE] [--record LOG
-              [--checkpoint-interval N]] [--profile N]
+              [--checkpoint-interval N]] [--profile N] [--stats]
      (interactive on a terminal: Ctrl-A x quits)
   vx86 hello
   vx86 run-flat FILE [--address ADDR] [--entry IP] [--max-instructions N]

@@ -116,6 +116,8 @@ pub struct Session {
     pub profile: Option<u64>,
     /// Print `state-hash:` and `instructions:` at exit.
     pub print_hash: bool,
+    /// Print the block cache's counters at exit.
+    pub stats: bool,
     /// Save a snapshot when the instruction count reaches N, to this file.
     pub snapshot_at: Option<(u64, String)>,
     /// Write the replay log here at exit (the machine is already recording).
@@ -155,6 +157,7 @@ impl Session {
             },
             profile: option(args, "--profile")?,
             print_hash: args.iter().any(|a| a == "--print-hash"),
+            stats: args.iter().any(|a| a == "--stats"),
             snapshot_at,
             record: option_str(args, "--record")?.map(str::to_string),
             devices: crate::devices::DeviceHost::from_args(args)?,
@@ -222,6 +225,13 @@ impl Session {
         };
         if self.print_hash {
             crate::print_hash(m, self.last_output);
+        }
+        if self.stats {
+            let b = m.block_stats();
+            eprintln!(
+                "\r\nvx86: block cache: {} hits, {} blocks decoded ({} of them after their code was written)",
+                b.hits, b.decoded, b.invalidated
+            );
         }
         eprintln!(
             "\r\nvx86: exit={reason} instructions={} virtual={:.3}s wall={:.3}s",

@@ -17,7 +17,7 @@ use crate::mmu::Access;
 /// Most instructions in one block.
 const MAX_BLOCK_INSNS: usize = 64;
 /// Number of cache slots (direct-mapped, power of two).
-const SLOTS: usize = 1 << 16;
+const SLOTS: usize = 1 << 18;
 
 /// A decoded basic block.
 #[derive(Debug, Clone)]
