@@ -49,7 +49,8 @@ pub(crate) fn image_of(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<(Vec<u8>,
 /// A memory size: an int (bytes) or a string like "256M", "16MiB", "1G", "65536".
 pub(crate) fn memory_size(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<usize> {
     if let Ok(n) = obj.extract::<u64>() {
-        return usize::try_from(n).map_err(|_| errors::config(py, format!("memory {n} is too large")));
+        return usize::try_from(n)
+            .map_err(|_| errors::config(py, format!("memory {n} is too large")));
     }
     let text: String = obj
         .extract()
@@ -57,7 +58,9 @@ pub(crate) fn memory_size(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<us
     parse_size(&text).ok_or_else(|| {
         errors::config(
             py,
-            format!("memory {text:?}: expected a size like \"256M\", \"16MiB\", \"1G\" or \"65536\""),
+            format!(
+                "memory {text:?}: expected a size like \"256M\", \"16MiB\", \"1G\" or \"65536\""
+            ),
         )
     })
 }
@@ -85,12 +88,19 @@ fn parse_size(text: &str) -> Option<usize> {
 /// A filter of keys (ports, vectors): an int, a `range` (step 1), or an iterable of ints
 /// and ranges. Returns inclusive `(first, last)` ranges, sorted and merged; each key must be
 /// at most `max`.
-pub(crate) fn key_ranges(obj: &Bound<'_, PyAny>, max: u32, what: &str) -> PyResult<Vec<(u32, u32)>> {
+pub(crate) fn key_ranges(
+    obj: &Bound<'_, PyAny>,
+    max: u32,
+    what: &str,
+) -> PyResult<Vec<(u32, u32)>> {
     let py = obj.py();
     let mut out = Vec::new();
     collect_ranges(obj, max, what, &mut out, true)?;
     if out.is_empty() {
-        return Err(errors::config(py, format!("the {what} filter matches nothing")));
+        return Err(errors::config(
+            py,
+            format!("the {what} filter matches nothing"),
+        ));
     }
     out.sort_unstable();
     let mut merged: Vec<(u32, u32)> = Vec::with_capacity(out.len());

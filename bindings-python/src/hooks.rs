@@ -39,13 +39,19 @@ fn deferred_args<'py>(py: Python<'py>, event: &HookEvent) -> PyResult<Bound<'py,
 }
 
 /// The callbacks (with their arguments) that a deferred event calls, in registration order.
-pub(crate) fn deferred_calls(g: &Inner, py: Python<'_>, event: &HookEvent) -> PyResult<Vec<(Py<PyAny>, Py<PyTuple>)>> {
+pub(crate) fn deferred_calls(
+    g: &Inner,
+    py: Python<'_>,
+    event: &HookEvent,
+) -> PyResult<Vec<(Py<PyAny>, Py<PyTuple>)>> {
     let mut calls = g.hooks.deferred_matching(event).peekable();
     if calls.peek().is_none() {
         return Ok(Vec::new());
     }
     let args = deferred_args(py, event)?.unbind();
-    Ok(calls.map(|h| (h.callback.clone_ref(py), args.clone_ref(py))).collect())
+    Ok(calls
+        .map(|h| (h.callback.clone_ref(py), args.clone_ref(py)))
+        .collect())
 }
 
 /// A synchronous callback's answer as a core action.
@@ -78,15 +84,28 @@ fn sync_answer(py: Python<'_>, r: PyResult<Py<PyAny>>, shared: &Shared) -> HookA
 }
 
 /// The core callback of a synchronous (I/O, MMIO) Python hook.
-pub(crate) fn sync_core<'a>(py: Python<'a>, shared: &'a Arc<Shared>) -> impl FnMut(&Py<PyAny>) -> HookFn + 'a {
+pub(crate) fn sync_core<'a>(
+    py: Python<'a>,
+    shared: &'a Arc<Shared>,
+) -> impl FnMut(&Py<PyAny>) -> HookFn + 'a {
     move |callback| {
         let cb = callback.clone_ref(py);
         let shared = shared.clone();
         hook_fn(move |e| {
             Python::attach(|py| {
                 let r = match *e {
-                    HookEvent::Io { port, size, write, value } => cb.call1(py, (port, size, write, value)),
-                    HookEvent::Mmio { addr, size, write, value } => cb.call1(py, (addr, size, write, value)),
+                    HookEvent::Io {
+                        port,
+                        size,
+                        write,
+                        value,
+                    } => cb.call1(py, (port, size, write, value)),
+                    HookEvent::Mmio {
+                        addr,
+                        size,
+                        write,
+                        value,
+                    } => cb.call1(py, (addr, size, write, value)),
                     _ => return HookAction::Continue,
                 };
                 sync_answer(py, r, &shared)
@@ -117,7 +136,13 @@ pub(crate) fn register(
     let m = slf.get();
     let mut g = m.lock(py)?;
     let Inner { m: core, hooks, .. } = &mut *g;
-    let id = hooks.add(core, kind, ranges.clone(), callback.clone_ref(py), sync_core(py, &m.shared));
+    let id = hooks.add(
+        core,
+        kind,
+        ranges.clone(),
+        callback.clone_ref(py),
+        sync_core(py, &m.shared),
+    );
     Hook {
         machine: slf.clone().unbind(),
         id,
@@ -181,7 +206,11 @@ impl Hook {
     }
 
     fn __repr__(&self) -> String {
-        let r: Vec<String> = self.ranges.iter().map(|(a, b)| format!("{a:#x}..={b:#x}")).collect();
+        let r: Vec<String> = self
+            .ranges
+            .iter()
+            .map(|(a, b)| format!("{a:#x}..={b:#x}"))
+            .collect();
         format!("<vx86.Hook {} [{}]>", self.kind.name(), r.join(", "))
     }
 }
@@ -197,6 +226,11 @@ pub struct HookDecorator {
 #[pymethods]
 impl HookDecorator {
     fn __call__(&self, py: Python<'_>, callback: Py<PyAny>) -> PyResult<Py<PyAny>> {
-        register(self.machine.bind(py), self.kind, self.ranges.clone(), Some(callback))
+        register(
+            self.machine.bind(py),
+            self.kind,
+            self.ranges.clone(),
+            Some(callback),
+        )
     }
 }

@@ -42,9 +42,13 @@ fn exit(g: &Inner, reason: ExitReason, start: u64) -> Exit {
 
 impl NetLink {
     fn state(&self, py: Python<'_>) -> PyResult<std::sync::MutexGuard<'_, vx86_core::NetLink>> {
-        self.link
-            .try_lock()
-            .map_err(|_| errors::error(py, "MachineBusy", "this link is stepping (in another thread)"))
+        self.link.try_lock().map_err(|_| {
+            errors::error(
+                py,
+                "MachineBusy",
+                "this link is stepping (in another thread)",
+            )
+        })
     }
 }
 

@@ -187,7 +187,12 @@ impl Machine {
 
     /// The run loop behind `run`, `step` and the waits' slices (see the module header), then
     /// the write-back of write-through disks.
-    pub(crate) fn run_impl(&self, py: Python<'_>, max: Option<u64>, until: Option<u32>) -> PyResult<Exit> {
+    pub(crate) fn run_impl(
+        &self,
+        py: Python<'_>,
+        max: Option<u64>,
+        until: Option<u32>,
+    ) -> PyResult<Exit> {
         let r = self.run_loop(py, max, until);
         // what the guest wrote reaches the files also when the run raised
         let synced = match self.inner.try_lock() {
@@ -228,7 +233,12 @@ impl Machine {
                 py.detach(|| inner.m.run_until(slice, until))
             };
             g.collect_output();
-            let raised = self.shared.error.lock().map(|mut e| e.take()).unwrap_or(None);
+            let raised = self
+                .shared
+                .error
+                .lock()
+                .map(|mut e| e.take())
+                .unwrap_or(None);
             if let Some(e) = raised {
                 return Err(e);
             }
@@ -243,7 +253,9 @@ impl Machine {
                     if self.shared.stop.swap(false, Ordering::Relaxed) {
                         return Ok(exit(&g, "hook"));
                     }
-                    let Some(event) = g.m.last_hook_event() else { continue };
+                    let Some(event) = g.m.last_hook_event() else {
+                        continue;
+                    };
                     let calls = crate::hooks::deferred_calls(&g, py, &event)?;
                     if calls.is_empty() {
                         continue;
@@ -260,7 +272,11 @@ impl Machine {
                 ExitReason::Breakpoint => {
                     let s = g.m.cpu_state();
                     let linear = s.segs[SegReg::Cs as usize].base.wrapping_add(s.eip);
-                    let reason = if until == Some(linear) { "until" } else { "breakpoint" };
+                    let reason = if until == Some(linear) {
+                        "until"
+                    } else {
+                        "breakpoint"
+                    };
                     return Ok(exit(&g, reason));
                 }
                 other => return Ok(exit(&g, other.name())),
@@ -280,12 +296,17 @@ impl Machine {
         let (method, timeout) = stream.names();
         let needle = crate::virtio::text_or_bytes(text)?;
         if needle.is_empty() {
-            return Err(errors::config(py, format!("{method} needs a non-empty text")));
+            return Err(errors::config(
+                py,
+                format!("{method} needs a non-empty text"),
+            ));
         }
         let find = |g: &mut Inner| -> Option<Vec<u8>> {
             g.collect_output();
             let buf = stream.buffer(g);
-            let p = buf.windows(needle.len()).position(|w| w == needle.as_slice())?;
+            let p = buf
+                .windows(needle.len())
+                .position(|w| w == needle.as_slice())?;
             Some(buf.drain(..p + needle.len()).collect())
         };
         let what = String::from_utf8_lossy(&needle).into_owned();
@@ -300,8 +321,16 @@ impl Machine {
             let (left, eip) = (deadline.map(|d| d.saturating_sub(now)), g.m.cpu_state().eip);
             drop(g);
             let (msg, exit) = if left == Some(0) {
-                let msg = format!("{what:?} did not appear within {} instructions", now - start);
-                let exit = Exit { reason: "budget", instructions: now - start, instruction_count: now, eip };
+                let msg = format!(
+                    "{what:?} did not appear within {} instructions",
+                    now - start
+                );
+                let exit = Exit {
+                    reason: "budget",
+                    instructions: now - start,
+                    instruction_count: now,
+                    eip,
+                };
                 (msg, exit)
             } else {
                 let e = self.run_impl(py, Some(left.unwrap_or(u64::MAX).min(1_000_000)), None)?;
@@ -311,7 +340,10 @@ impl Machine {
                 if let Some(out) = find(&mut *self.lock(py)?) {
                     return Ok(PyBytes::new(py, &out));
                 }
-                let msg = format!("{what:?} did not appear before the machine stopped ({})", e.reason);
+                let msg = format!(
+                    "{what:?} did not appear before the machine stopped ({})",
+                    e.reason
+                );
                 (msg, e)
             };
             use pyo3::IntoPyObjectExt;
@@ -319,14 +351,21 @@ impl Machine {
                 let mut g = self.lock(py)?;
                 PyBytes::new(py, stream.buffer(&mut g)).into_any()
             };
-            let args = vec![msg.into_bound_py_any(py)?, output, Bound::new(py, exit)?.into_any()];
+            let args = vec![
+                msg.into_bound_py_any(py)?,
+                output,
+                Bound::new(py, exit)?.into_any(),
+            ];
             return Err(errors::raise(py, timeout, args));
         }
     }
 
     fn save(&self, py: Python<'_>, compress: bool, incremental: bool) -> PyResult<Vec<u8>> {
         let mut g = self.lock(py)?;
-        let options = vx86_core::SnapshotOptions { compress, incremental };
+        let options = vx86_core::SnapshotOptions {
+            compress,
+            incremental,
+        };
         g.m.save_snapshot(options).py_err(py)
     }
 }
@@ -417,7 +456,12 @@ impl Machine {
     /// Loads a Multiboot (v1) ELF kernel (a path or bytes) with its command line; the CPU
     /// starts at its entry in 32-bit protected mode as the specification says.
     #[pyo3(signature = (elf, cmdline = ""))]
-    fn load_multiboot(&self, py: Python<'_>, elf: &Bound<'_, PyAny>, cmdline: &str) -> PyResult<()> {
+    fn load_multiboot(
+        &self,
+        py: Python<'_>,
+        elf: &Bound<'_, PyAny>,
+        cmdline: &str,
+    ) -> PyResult<()> {
         let (image, _) = args::image_of(elf, "Multiboot kernel")?;
         self.lock(py)?.m.load_multiboot(&image, cmdline).py_err(py)
     }
@@ -426,11 +470,20 @@ impl Machine {
     /// IP = `entry` (default: `address`), interrupts off: as after a BIOS loaded a boot
     /// sector. `entry` must fit 16 bits.
     #[pyo3(signature = (code, address = 0x7C00, entry = None))]
-    fn load_flat(&self, py: Python<'_>, code: &Bound<'_, PyAny>, address: u32, entry: Option<u32>) -> PyResult<()> {
+    fn load_flat(
+        &self,
+        py: Python<'_>,
+        code: &Bound<'_, PyAny>,
+        address: u32,
+        entry: Option<u32>,
+    ) -> PyResult<()> {
         let code = args::bytes_of(code)?;
         let entry = entry.unwrap_or(address);
         let entry = u16::try_from(entry).map_err(|_| {
-            errors::config(py, format!("entry {entry:#x} must fit 16 bits (real mode, CS = 0)"))
+            errors::config(
+                py,
+                format!("entry {entry:#x} must fit 16 bits (real mode, CS = 0)"),
+            )
         })?;
         self.lock(py)?.m.load_flat(&code, address, entry).py_err(py)
     }
@@ -441,7 +494,12 @@ impl Machine {
     /// the guest runs (unless code, interrupt or CR3 hooks are registered); Ctrl-C raises
     /// KeyboardInterrupt with the machine stopped cleanly between two instructions.
     #[pyo3(signature = (max_instructions = None, until = None))]
-    fn run(&self, py: Python<'_>, max_instructions: Option<u64>, until: Option<u32>) -> PyResult<Exit> {
+    fn run(
+        &self,
+        py: Python<'_>,
+        max_instructions: Option<u64>,
+        until: Option<u32>,
+    ) -> PyResult<Exit> {
         self.run_impl(py, max_instructions, until)
     }
 
@@ -507,7 +565,12 @@ impl Machine {
     }
 
     /// `size` bytes of guest physical memory (RAM) at `address`.
-    fn read_phys<'py>(&self, py: Python<'py>, address: u64, size: usize) -> PyResult<Bound<'py, PyBytes>> {
+    fn read_phys<'py>(
+        &self,
+        py: Python<'py>,
+        address: u64,
+        size: usize,
+    ) -> PyResult<Bound<'py, PyBytes>> {
         let g = self.lock(py)?;
         let mut buf = vec![0; size];
         g.m.read_phys(address, &mut buf).py_err(py)?;
@@ -523,7 +586,12 @@ impl Machine {
     /// `size` bytes at linear address `address`, through the guest's page tables with a
     /// debugger's rights (no permission checks, no Accessed/Dirty updates). An unmapped page
     /// raises GuestFault.
-    fn read_virt<'py>(&self, py: Python<'py>, address: u32, size: usize) -> PyResult<Bound<'py, PyBytes>> {
+    fn read_virt<'py>(
+        &self,
+        py: Python<'py>,
+        address: u32,
+        size: usize,
+    ) -> PyResult<Bound<'py, PyBytes>> {
         let mut g = self.lock(py)?;
         let mut buf = vec![0; size];
         g.m.read_virt(address, &mut buf).py_err(py)?;
@@ -613,7 +681,12 @@ impl Machine {
     /// the RAM pages written since the last snapshot taken or restored on this machine
     /// (restore it onto a machine in that state).
     #[pyo3(signature = (compress = true, incremental = false))]
-    fn snapshot(&self, py: Python<'_>, compress: bool, incremental: bool) -> PyResult<crate::state::Snapshot> {
+    fn snapshot(
+        &self,
+        py: Python<'_>,
+        compress: bool,
+        incremental: bool,
+    ) -> PyResult<crate::state::Snapshot> {
         let bytes = self.save(py, compress, incremental)?;
         crate::state::Snapshot::new(py, bytes)
     }
@@ -625,7 +698,11 @@ impl Machine {
     /// snapshot); a wrong image raises ImageError, a missing one SnapshotError.
     #[staticmethod]
     #[pyo3(signature = (data, disks = None))]
-    fn from_bytes(py: Python<'_>, data: &Bound<'_, PyAny>, disks: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+    fn from_bytes(
+        py: Python<'_>,
+        data: &Bound<'_, PyAny>,
+        disks: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
         let bytes = args::bytes_of(data)?;
         let (images, write_through) = crate::virtio::images_of(disks)?;
         let m = py
@@ -678,12 +755,17 @@ impl Machine {
 
     /// Pickling: the snapshot bytes and, for a machine with virtio disks, their images (the
     /// unpickled machine keeps its disks in memory).
-    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, pyo3::types::PyTuple>)> {
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, pyo3::types::PyTuple>)> {
         let py = slf.py();
         let bytes = slf.get().save(py, true, false)?;
         let images: Vec<Bound<'py, PyBytes>> = {
             let g = slf.get().lock(py)?;
-            g.m.disks().iter().map(|d| PyBytes::new(py, d.base().bytes())).collect()
+            g.m.disks()
+                .iter()
+                .map(|d| PyBytes::new(py, d.base().bytes()))
+                .collect()
         };
         let ctor = slf.get_type().getattr("from_bytes")?;
         let args = if images.is_empty() {
@@ -776,7 +858,9 @@ impl Machine {
     #[getter]
     fn disks(&self, py: Python<'_>) -> PyResult<Vec<crate::virtio::Disk>> {
         let g = self.lock(py)?;
-        Ok((0..g.m.disks().len()).map(|i| crate::virtio::Disk::of_machine(&g, i)).collect())
+        Ok((0..g.m.disks().len())
+            .map(|i| crate::virtio::Disk::of_machine(&g, i))
+            .collect())
     }
 
     /// The current content of disk `i` (the image with everything the guest wrote).
@@ -791,7 +875,11 @@ impl Machine {
     /// bytes): what a host that keeps the image in a file writes back (a `Disk` with
     /// `write_through=True` has them written for it, and raises ConfigError here). Taking
     /// them changes nothing the guest sees.
-    fn take_disk_writes<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Vec<(u64, Bound<'py, PyBytes>)>> {
+    fn take_disk_writes<'py>(
+        &self,
+        py: Python<'py>,
+        i: usize,
+    ) -> PyResult<Vec<(u64, Bound<'py, PyBytes>)>> {
         let mut g = self.lock(py)?;
         crate::virtio::take_disk_writes(py, &mut g, i)
     }
@@ -809,9 +897,22 @@ impl Machine {
     /// while the callback runs: it may read and change anything, and call `m.stop()`. Without
     /// `callback`, returns a decorator. Returns a `Hook`.
     #[pyo3(signature = (start, end = None, callback = None))]
-    fn hook_code(slf: &Bound<'_, Self>, start: u32, end: Option<u32>, callback: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
-        let ranges = vec![(start.min(end.unwrap_or(start)), start.max(end.unwrap_or(start)))];
-        crate::hooks::register(slf, vx86_core::hooks::host::HostHookKind::Code, ranges, callback)
+    fn hook_code(
+        slf: &Bound<'_, Self>,
+        start: u32,
+        end: Option<u32>,
+        callback: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let ranges = vec![(
+            start.min(end.unwrap_or(start)),
+            start.max(end.unwrap_or(start)),
+        )];
+        crate::hooks::register(
+            slf,
+            vx86_core::hooks::host::HostHookKind::Code,
+            ranges,
+            callback,
+        )
     }
 
     /// Calls `callback(port, size, is_write, value)` on every guest access to the ports in
@@ -821,17 +922,36 @@ impl Machine {
     /// available (other machine calls raise MachineBusy) and `m.stop()` ends the run after
     /// the instruction. Without `callback`, returns a decorator.
     #[pyo3(signature = (ports, callback = None))]
-    fn hook_io(slf: &Bound<'_, Self>, ports: &Bound<'_, PyAny>, callback: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
+    fn hook_io(
+        slf: &Bound<'_, Self>,
+        ports: &Bound<'_, PyAny>,
+        callback: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let ranges = args::key_ranges(ports, 0xFFFF, "ports")?;
-        crate::hooks::register(slf, vx86_core::hooks::host::HostHookKind::Io, ranges, callback)
+        crate::hooks::register(
+            slf,
+            vx86_core::hooks::host::HostHookKind::Io,
+            ranges,
+            callback,
+        )
     }
 
     /// Like `hook_io` for accesses to devices' MMIO registers at physical addresses
     /// `start..=end`: `callback(address, size, is_write, value)`.
     #[pyo3(signature = (start, end, callback = None))]
-    fn hook_mmio(slf: &Bound<'_, Self>, start: u32, end: u32, callback: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
+    fn hook_mmio(
+        slf: &Bound<'_, Self>,
+        start: u32,
+        end: u32,
+        callback: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let ranges = vec![(start.min(end), start.max(end))];
-        crate::hooks::register(slf, vx86_core::hooks::host::HostHookKind::Mmio, ranges, callback)
+        crate::hooks::register(
+            slf,
+            vx86_core::hooks::host::HostHookKind::Mmio,
+            ranges,
+            callback,
+        )
     }
 
     /// Calls `callback(vector, external)` when an exception or interrupt with a vector in
@@ -840,12 +960,21 @@ impl Machine {
     /// handler (EIP, CS, ESP are the handler's; the general registers are as the interrupted
     /// code left them); the machine is available. Without `callback`, returns a decorator.
     #[pyo3(signature = (vectors = None, callback = None))]
-    fn hook_interrupt(slf: &Bound<'_, Self>, vectors: Option<&Bound<'_, PyAny>>, callback: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
+    fn hook_interrupt(
+        slf: &Bound<'_, Self>,
+        vectors: Option<&Bound<'_, PyAny>>,
+        callback: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let ranges = match vectors {
             Some(v) => args::key_ranges(v, 0xFF, "vectors")?,
             None => vec![(0, 0xFF)],
         };
-        crate::hooks::register(slf, vx86_core::hooks::host::HostHookKind::Interrupt, ranges, callback)
+        crate::hooks::register(
+            slf,
+            vx86_core::hooks::host::HostHookKind::Interrupt,
+            ranges,
+            callback,
+        )
     }
 
     /// Calls `callback(old, new)` after the guest loaded CR3 (MOV CR3 or a task switch), at
@@ -853,7 +982,12 @@ impl Machine {
     /// a decorator.
     #[pyo3(signature = (callback = None))]
     fn hook_cr3(slf: &Bound<'_, Self>, callback: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
-        crate::hooks::register(slf, vx86_core::hooks::host::HostHookKind::Cr3, vec![(0, u32::MAX)], callback)
+        crate::hooks::register(
+            slf,
+            vx86_core::hooks::host::HostHookKind::Cr3,
+            vec![(0, u32::MAX)],
+            callback,
+        )
     }
 
     /// Removes a hook (a `Hook` returned by a `hook_*` call); False if it was removed before.
@@ -869,7 +1003,11 @@ impl Machine {
     /// the block ends). Right after `load_linux` from files the log references the images by
     /// SHA-256; otherwise it embeds a snapshot of the current state.
     #[pyo3(signature = (path, checkpoint_interval = None))]
-    fn record(slf: &Bound<'_, Self>, path: &Bound<'_, PyAny>, checkpoint_interval: Option<u64>) -> PyResult<crate::replay::Recording> {
+    fn record(
+        slf: &Bound<'_, Self>,
+        path: &Bound<'_, PyAny>,
+        checkpoint_interval: Option<u64>,
+    ) -> PyResult<crate::replay::Recording> {
         crate::replay::record(slf, path, checkpoint_interval)
     }
 

@@ -22,7 +22,9 @@ impl Registers {
     fn value(&self, py: Python<'_>, name: &str) -> PyResult<Option<Py<PyAny>>> {
         let s = self.machine.get().cpu_state(py)?;
         Ok(match named::get(&s, name) {
-            Some(RegValue::Int(v)) if v <= u128::from(u64::MAX) => Some((v as u64).into_py_any(py)?),
+            Some(RegValue::Int(v)) if v <= u128::from(u64::MAX) => {
+                Some((v as u64).into_py_any(py)?)
+            }
             Some(RegValue::Int(v)) => Some(v.into_py_any(py)?),
             Some(RegValue::Table(t)) => Some((t.base, t.limit).into_py_any(py)?),
             Some(RegValue::Bool(b)) => Some(b.into_py_any(py)?),
@@ -35,7 +37,10 @@ impl Registers {
 impl Registers {
     /// Registers first (the common case, without a failed generic lookup first), then the
     /// class's own attributes (`as_dict`, ...).
-    fn __getattribute__(slf: &Bound<'_, Self>, name: &Bound<'_, pyo3::types::PyString>) -> PyResult<Py<PyAny>> {
+    fn __getattribute__(
+        slf: &Bound<'_, Self>,
+        name: &Bound<'_, pyo3::types::PyString>,
+    ) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         if let Some(v) = slf.get().value(py, &name.to_cow()?)? {
             return Ok(v);
@@ -97,9 +102,24 @@ impl Registers {
             "<Registers eax={:#010x} ecx={:#010x} edx={:#010x} ebx={:#010x} esp={:#010x} \
              ebp={:#010x} esi={:#010x} edi={:#010x} eip={:#010x} eflags={:#010x} cs={:#06x} \
              ss={:#06x} ds={:#06x} es={:#06x} fs={:#06x} gs={:#06x} cr0={:#010x} cr3={:#010x}>",
-            r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], s.eip, s.eflags,
-            sel(SegReg::Cs), sel(SegReg::Ss), sel(SegReg::Ds), sel(SegReg::Es),
-            sel(SegReg::Fs), sel(SegReg::Gs), s.cr0, s.cr3
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            r[6],
+            r[7],
+            s.eip,
+            s.eflags,
+            sel(SegReg::Cs),
+            sel(SegReg::Ss),
+            sel(SegReg::Ds),
+            sel(SegReg::Es),
+            sel(SegReg::Fs),
+            sel(SegReg::Gs),
+            s.cr0,
+            s.cr3
         ))
     }
 }
@@ -146,7 +166,12 @@ pub(crate) fn segment(s: &CpuState, name: &str) -> Option<Segment> {
 /// A Python int for a `bits`-wide register: 0 ..= 2^bits - 1, or a negative value down to
 /// -2^(bits-1) (two's complement).
 fn int_of_width(py: Python<'_>, name: &str, bits: u32, value: &Bound<'_, PyAny>) -> PyResult<u128> {
-    let too_big = |v: String| errors::config(py, format!("{name} is a {bits}-bit register: {v} does not fit"));
+    let too_big = |v: String| {
+        errors::config(
+            py,
+            format!("{name} is a {bits}-bit register: {v} does not fit"),
+        )
+    };
     if let Ok(v) = value.extract::<u128>() {
         if bits < 128 && v >> bits != 0 {
             return Err(too_big(format!("{v:#x}")));
@@ -156,7 +181,11 @@ fn int_of_width(py: Python<'_>, name: &str, bits: u32, value: &Bound<'_, PyAny>)
     let neg: i128 = value
         .extract()
         .map_err(|_| errors::config(py, format!("{name} takes an int")))?;
-    let lowest = if bits >= 128 { i128::MIN } else { -(1i128 << (bits - 1)) };
+    let lowest = if bits >= 128 {
+        i128::MIN
+    } else {
+        -(1i128 << (bits - 1))
+    };
     if neg < lowest {
         return Err(too_big(neg.to_string()));
     }

@@ -54,7 +54,11 @@ pub(crate) fn record(
     let m = slf.get();
     let mut g = m.lock(py)?;
     if g.m.is_recording() {
-        return Err(errors::error(py, "ReplayError", "this machine is already recording"));
+        return Err(errors::error(
+            py,
+            "ReplayError",
+            "this machine is already recording",
+        ));
     }
     // fail now rather than at the end if the file cannot be written
     std::fs::write(&path, b"")
@@ -78,7 +82,11 @@ pub(crate) fn record(
 pub(crate) fn stop_recording(m: &Machine, py: Python<'_>) -> PyResult<usize> {
     let mut g = m.lock(py)?;
     let (Some(log), Some(path)) = (g.m.finish_recording(), g.recording.take()) else {
-        return Err(errors::error(py, "ReplayError", "this machine is not recording"));
+        return Err(errors::error(
+            py,
+            "ReplayError",
+            "this machine is not recording",
+        ));
     };
     std::fs::write(&path, log.to_bytes())
         .map_err(|e| errors::error(py, "ReplayError", format!("{path}: {e}")))?;
@@ -139,16 +147,26 @@ pub(crate) fn replay(
         args::bytes_of(log)?
     } else {
         let path = fspath(py, log)?;
-        std::fs::read(&path).map_err(|e| errors::error(py, "ReplayError", format!("{path}: {e}")))?
+        std::fs::read(&path)
+            .map_err(|e| errors::error(py, "ReplayError", format!("{path}: {e}")))?
     };
     let mut r = Replay::from_bytes(&bytes).py_err(py)?;
     if let Some(k) = perturb_input {
         if r.perturb_input(k).is_none() {
-            return Err(errors::config(py, format!("the log has no serial input #{k}")));
+            return Err(errors::config(
+                py,
+                format!("the log has no serial input #{k}"),
+            ));
         }
     }
-    let kernel = kernel.map(|k| args::image_of(k, "kernel")).transpose()?.map(|x| x.0);
-    let initrd = initrd.map(|i| args::image_of(i, "initrd")).transpose()?.map(|x| x.0);
+    let kernel = kernel
+        .map(|k| args::image_of(k, "kernel"))
+        .transpose()?
+        .map(|x| x.0);
+    let initrd = initrd
+        .map(|i| args::image_of(i, "initrd"))
+        .transpose()?
+        .map(|x| x.0);
     let given_disks = match disks.filter(|d| !d.is_none()) {
         Some(d) => Some(crate::virtio::disks_arg(Some(d))?),
         None => None,
@@ -174,7 +192,10 @@ pub(crate) fn replay(
                     "disk {k} was attached as bytes: pass disks= to replay() to give the images"
                 )),
                 None => std::fs::read(&i.path).map_err(|e| {
-                    format!("{}: {e} (pass disks= to replay() to give the images)", i.path)
+                    format!(
+                        "{}: {e} (pass disks= to replay() to give the images)",
+                        i.path
+                    )
                 }),
             };
         }
@@ -186,7 +207,10 @@ pub(crate) fn replay(
         match given {
             Some(b) => Ok(b.clone()),
             None => std::fs::read(&i.path).map_err(|e| {
-                format!("{}: {e} (pass kernel=/initrd= to replay() to give the images)", i.path)
+                format!(
+                    "{}: {e} (pass kernel=/initrd= to replay() to give the images)",
+                    i.path
+                )
             }),
         }
     };
@@ -205,7 +229,9 @@ pub(crate) fn replay(
         .count();
     let (mut serial, mut console) = (Vec::new(), Vec::new());
     loop {
-        let status = py.detach(|| r.advance(&mut m, crate::machine::SLICE)).py_err(py)?;
+        let status = py
+            .detach(|| r.advance(&mut m, crate::machine::SLICE))
+            .py_err(py)?;
         serial.extend(m.take_serial_output());
         console.extend(m.take_console_output());
         match status {

@@ -30,7 +30,11 @@ impl Snapshot {
         let h = read_header(&bytes)
             .map_err(|e| errors::error(py, "SnapshotError", format!("bad snapshot: {e}")))?;
         if bytes.len() < 32 {
-            return Err(errors::error(py, "SnapshotError", "bad snapshot: truncated"));
+            return Err(errors::error(
+                py,
+                "SnapshotError",
+                "bad snapshot: truncated",
+            ));
         }
         Ok(Self {
             incremental: matches!(h.kind, SnapshotKind::Incremental { .. }),
@@ -51,7 +55,10 @@ impl Snapshot {
     /// Reads a snapshot file.
     #[staticmethod]
     fn load(py: Python<'_>, path: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let path: String = py.import("os")?.call_method1("fspath", (path,))?.extract()?;
+        let path: String = py
+            .import("os")?
+            .call_method1("fspath", (path,))?
+            .extract()?;
         let bytes = std::fs::read(&path)
             .map_err(|e| errors::error(py, "SnapshotError", format!("{path}: {e}")))?;
         Self::new(py, bytes)
@@ -64,7 +71,10 @@ impl Snapshot {
 
     /// Writes the bytes to a file.
     fn save(&self, py: Python<'_>, path: &Bound<'_, PyAny>) -> PyResult<()> {
-        let path: String = py.import("os")?.call_method1("fspath", (path,))?.extract()?;
+        let path: String = py
+            .import("os")?
+            .call_method1("fspath", (path,))?
+            .extract()?;
         std::fs::write(&path, &self.bytes)
             .map_err(|e| errors::error(py, "SnapshotError", format!("{path}: {e}")))
     }
@@ -158,7 +168,10 @@ impl Checkpoint {
     }
 
     fn __repr__(&self) -> String {
-        format!("<vx86.Checkpoint at instruction {}>", self.cp.instruction_count())
+        format!(
+            "<vx86.Checkpoint at instruction {}>",
+            self.cp.instruction_count()
+        )
     }
 }
 

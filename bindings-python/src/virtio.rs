@@ -52,10 +52,16 @@ impl Disk {
         let py = obj.py();
         let (bytes, path) = args::image_of(obj, "disk")?;
         if write_through && path.is_none() {
-            return Err(errors::config(py, "write_through needs a disk given as a file path"));
+            return Err(errors::config(
+                py,
+                "write_through needs a disk given as a file path",
+            ));
         }
         if write_through && read_only {
-            return Err(errors::config(py, "a read-only disk is never written: write_through does not apply"));
+            return Err(errors::config(
+                py,
+                "a read-only disk is never written: write_through does not apply",
+            ));
         }
         let image = DiskImage::new(bytes).map_err(|e| match &path {
             Some(p) => errors::error(py, "ImageError", format!("disk {p}: {e}")),
@@ -157,8 +163,14 @@ pub(crate) fn disks_arg(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<Disk>> {
         return Ok(Vec::new());
     };
     let py = obj.py();
-    if obj.is_instance_of::<PyString>() || obj.cast::<PyBytes>().is_ok() || obj.cast::<Disk>().is_ok() {
-        return Err(errors::config(py, "disks is a list (of paths, bytes or vx86.Disk)"));
+    if obj.is_instance_of::<PyString>()
+        || obj.cast::<PyBytes>().is_ok()
+        || obj.cast::<Disk>().is_ok()
+    {
+        return Err(errors::config(
+            py,
+            "disks is a list (of paths, bytes or vx86.Disk)",
+        ));
     }
     let iter = obj
         .try_iter()
@@ -233,7 +245,9 @@ pub(crate) fn config_of(
 
 /// The images and write-through files for a machine restored from a snapshot (the disks'
 /// `read_only` comes from the snapshot).
-pub(crate) fn images_of(disks: Option<&Bound<'_, PyAny>>) -> PyResult<(Vec<DiskImage>, WriteThrough)> {
+pub(crate) fn images_of(
+    disks: Option<&Bound<'_, PyAny>>,
+) -> PyResult<(Vec<DiskImage>, WriteThrough)> {
     let mut through = Vec::new();
     let mut images = Vec::new();
     for (i, d) in disks_arg(disks)?.into_iter().enumerate() {
@@ -257,7 +271,8 @@ fn write_at(path: &str, chunks: &[(u64, Vec<u8>)]) -> Result<(), String> {
         .open(path)
         .map_err(|e| format!("disk {path}: {e}"))?;
     for (offset, bytes) in chunks {
-        f.write_all_at(bytes, *offset).map_err(|e| format!("disk {path}: {e}"))?;
+        f.write_all_at(bytes, *offset)
+            .map_err(|e| format!("disk {path}: {e}"))?;
     }
     f.sync_data().map_err(|e| format!("disk {path}: {e}"))
 }
@@ -285,12 +300,23 @@ pub(crate) fn written_chunks(g: &Inner) -> Vec<(usize, Vec<u64>)> {
 
 /// After the switch: rewrites `chunks` of the write-through disks from the new machine's
 /// content, then the usual write-back.
-pub(crate) fn rewrite_chunks(py: Python<'_>, g: &mut Inner, chunks: Vec<(usize, Vec<u64>)>) -> PyResult<()> {
+pub(crate) fn rewrite_chunks(
+    py: Python<'_>,
+    g: &mut Inner,
+    chunks: Vec<(usize, Vec<u64>)>,
+) -> PyResult<()> {
     for (i, indices) in chunks {
-        let Some(path) = g.write_through.iter().find(|(j, _)| *j == i).map(|x| x.1.clone()) else {
+        let Some(path) = g
+            .write_through
+            .iter()
+            .find(|(j, _)| *j == i)
+            .map(|x| x.1.clone())
+        else {
             continue;
         };
-        let Some(d) = g.m.disks().get(i) else { continue };
+        let Some(d) = g.m.disks().get(i) else {
+            continue;
+        };
         let out: Vec<(u64, Vec<u8>)> = (indices.into_iter())
             .map(|c| {
                 let offset = c * CHUNK as u64;
@@ -308,13 +334,20 @@ pub(crate) fn rewrite_chunks(py: Python<'_>, g: &mut Inner, chunks: Vec<(usize, 
 pub(crate) fn check_disk(py: Python<'_>, g: &Inner, i: usize) -> PyResult<()> {
     let n = g.m.disks().len();
     if i >= n {
-        return Err(errors::config(py, format!("no disk {i} (the machine has {n})")));
+        return Err(errors::config(
+            py,
+            format!("no disk {i} (the machine has {n})"),
+        ));
     }
     Ok(())
 }
 
 /// `Machine.take_disk_writes(i)`.
-pub(crate) fn take_disk_writes<'py>(py: Python<'py>, g: &mut Inner, i: usize) -> PyResult<Vec<(u64, Bound<'py, PyBytes>)>> {
+pub(crate) fn take_disk_writes<'py>(
+    py: Python<'py>,
+    g: &mut Inner,
+    i: usize,
+) -> PyResult<Vec<(u64, Bound<'py, PyBytes>)>> {
     check_disk(py, g, i)?;
     if let Some((_, p)) = g.write_through.iter().find(|(j, _)| *j == i) {
         return Err(errors::config(
@@ -334,4 +367,3 @@ pub(crate) fn text_or_bytes(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
         Err(_) => args::bytes_of(obj),
     }
 }
-

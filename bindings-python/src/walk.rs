@@ -102,6 +102,11 @@ impl Walk {
             (None, Some(f)) => format!("fault={f}"),
             _ => String::new(),
         };
-        format!("<Walk {:#010x} {} steps={}>", self.address, outcome, self.steps.len())
+        format!(
+            "<Walk {:#010x} {} steps={}>",
+            self.address,
+            outcome,
+            self.steps.len()
+        )
     }
 }

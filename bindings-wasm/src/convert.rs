@@ -4,8 +4,8 @@
 //! UnsupportedInstruction, MachineBusy, SerialTimeout) with extra fields where useful.
 
 use js_sys::{Array, BigInt, Object, Reflect, Uint8Array};
-use wasm_bindgen::prelude::*;
 use vx86_core::VmError;
+use wasm_bindgen::prelude::*;
 
 /// A JS `Error` named `name` with `fields` set on it.
 pub(crate) fn error(name: &str, msg: &str, fields: &[(&str, JsValue)]) -> JsValue {
@@ -30,9 +30,17 @@ pub(crate) fn vm(e: VmError) -> JsValue {
         VmError::Image(_) => error("ImageError", &msg, &[]),
         VmError::Snapshot(_) => error("SnapshotError", &msg, &[]),
         VmError::Replay(_) => error("ReplayError", &msg, &[]),
-        VmError::PhysRange { addr, .. } => error("GuestFault", &msg, &[("address", (addr as f64).into())]),
+        VmError::PhysRange { addr, .. } => {
+            error("GuestFault", &msg, &[("address", (addr as f64).into())])
+        }
         VmError::NotMapped(addr) => error("GuestFault", &msg, &[("address", addr.into())]),
-        VmError::Unsupported { cs, eip, bytes, mnemonic, .. } => error(
+        VmError::Unsupported {
+            cs,
+            eip,
+            bytes,
+            mnemonic,
+            ..
+        } => error(
             "UnsupportedInstruction",
             &msg,
             &[
@@ -73,7 +81,9 @@ pub(crate) fn int(v: u128) -> JsValue {
 pub(crate) fn to_int(v: &JsValue, what: &str) -> Result<i128, JsValue> {
     if let Some(f) = v.as_f64() {
         if f.fract() != 0.0 || !f.is_finite() || f.abs() > 9_007_199_254_740_992.0 {
-            return Err(config(format!("{what}: {f} is not an integer a number can hold exactly (use a BigInt)")));
+            return Err(config(format!(
+                "{what}: {f} is not an integer a number can hold exactly (use a BigInt)"
+            )));
         }
         return Ok(f as i128);
     }
@@ -108,7 +118,10 @@ pub(crate) fn bytes(v: &JsValue, what: &str, text: bool) -> Result<Vec<u8>, JsVa
             Err(config(format!("{what} takes a Uint8Array, not a string")))
         };
     }
-    if v.is_instance_of::<Uint8Array>() || v.is_instance_of::<js_sys::ArrayBuffer>() || Array::is_array(v) {
+    if v.is_instance_of::<Uint8Array>()
+        || v.is_instance_of::<js_sys::ArrayBuffer>()
+        || Array::is_array(v)
+    {
         return Ok(Uint8Array::new(v).to_vec());
     }
     Err(config(format!("{what} takes a Uint8Array")))
@@ -138,7 +151,10 @@ pub(crate) fn field(obj: &JsValue, key: &str) -> Option<JsValue> {
 pub(crate) fn memory_size(v: &JsValue) -> Result<usize, JsValue> {
     if let Some(s) = v.as_string() {
         let t = s.trim();
-        let t = t.strip_suffix("iB").or_else(|| t.strip_suffix('B')).unwrap_or(t);
+        let t = t
+            .strip_suffix("iB")
+            .or_else(|| t.strip_suffix('B'))
+            .unwrap_or(t);
         let (digits, shift) = match t.chars().last() {
             Some('K' | 'k') => (&t[..t.len() - 1], 10),
             Some('M' | 'm') => (&t[..t.len() - 1], 20),
@@ -151,7 +167,11 @@ pub(crate) fn memory_size(v: &JsValue) -> Result<usize, JsValue> {
             .ok()
             .and_then(|n| n.checked_mul(1 << shift))
             .and_then(|n| usize::try_from(n).ok())
-            .ok_or_else(|| config(format!("memory {s:?}: expected a size like \"256M\", \"16MiB\" or \"1G\"")));
+            .ok_or_else(|| {
+                config(format!(
+                    "memory {s:?}: expected a size like \"256M\", \"16MiB\" or \"1G\""
+                ))
+            });
     }
     let n = to_count(v, "memory")?;
     usize::try_from(n).map_err(|_| config(format!("memory {n} is too large")))

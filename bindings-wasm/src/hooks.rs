@@ -67,8 +67,18 @@ fn sync_core(machine: u64) -> impl FnMut(&(Function, u64)) -> HookFn {
                 return HookAction::Continue;
             };
             let (addr, size, write, value) = match *e {
-                HookEvent::Io { port, size, write, value } => (u32::from(port), size, write, value),
-                HookEvent::Mmio { addr, size, write, value } => (addr, size, write, value),
+                HookEvent::Io {
+                    port,
+                    size,
+                    write,
+                    value,
+                } => (u32::from(port), size, write, value),
+                HookEvent::Mmio {
+                    addr,
+                    size,
+                    write,
+                    value,
+                } => (addr, size, write, value),
                 _ => return HookAction::Continue,
             };
             let args = Array::of4(&addr.into(), &size.into(), &write.into(), &value.into());

@@ -118,7 +118,10 @@ impl Machine {
         let eip = g.m.cpu_state().eip;
         convert::object(&[
             ("reason", reason.into()),
-            ("instructions", ((g.m.instruction_count() - start) as f64).into()),
+            (
+                "instructions",
+                ((g.m.instruction_count() - start) as f64).into(),
+            ),
             ("instructionCount", (g.m.instruction_count() as f64).into()),
             ("eip", eip.into()),
             ("rip", eip.into()),
@@ -126,7 +129,11 @@ impl Machine {
     }
 
     /// The run loop behind `run`, `step` and `waitSerial`.
-    pub(crate) fn run_impl(&self, max: Option<u64>, until: Option<u32>) -> Result<JsValue, JsValue> {
+    pub(crate) fn run_impl(
+        &self,
+        max: Option<u64>,
+        until: Option<u32>,
+    ) -> Result<JsValue, JsValue> {
         let start = self.lock()?.m.instruction_count();
         let end = max.map(|n| start.saturating_add(n));
         hooks::clear_stop(self.id);
@@ -148,7 +155,9 @@ impl Machine {
                     if hooks::take_stop(self.id) {
                         return Ok(self.exit(&g, "hook", start));
                     }
-                    let Some(event) = g.m.last_hook_event() else { continue };
+                    let Some(event) = g.m.last_hook_event() else {
+                        continue;
+                    };
                     let calls = hooks::deferred_calls(&g, &event);
                     drop(g);
                     for (f, args) in calls {
@@ -162,7 +171,11 @@ impl Machine {
                 ExitReason::Breakpoint => {
                     let s = g.m.cpu_state();
                     let linear = s.segs[SegReg::Cs as usize].base.wrapping_add(s.eip);
-                    let reason = if until == Some(linear) { "until" } else { "breakpoint" };
+                    let reason = if until == Some(linear) {
+                        "until"
+                    } else {
+                        "breakpoint"
+                    };
                     return Ok(self.exit(&g, reason, start));
                 }
                 other => return Ok(self.exit(&g, other.name(), start)),
@@ -174,7 +187,12 @@ impl Machine {
 impl Machine {
     /// `waitSerial` / `waitConsole`: runs until `text` appears in the unconsumed output of
     /// `stream`.
-    pub(crate) fn wait_for(&self, stream: Stream, text: &JsValue, max_instructions: &JsValue) -> Result<Uint8Array, JsValue> {
+    pub(crate) fn wait_for(
+        &self,
+        stream: Stream,
+        text: &JsValue,
+        max_instructions: &JsValue,
+    ) -> Result<Uint8Array, JsValue> {
         let (method, timeout) = stream.names();
         let needle = convert::bytes(text, method, true)?;
         if needle.is_empty() {
@@ -186,7 +204,9 @@ impl Machine {
         let find = |g: &mut Inner| -> Option<Vec<u8>> {
             g.collect_output();
             let buf = stream.buffer(g);
-            let p = buf.windows(needle.len()).position(|w| w == needle.as_slice())?;
+            let p = buf
+                .windows(needle.len())
+                .position(|w| w == needle.as_slice())?;
             Some(buf.drain(..p + needle.len()).collect())
         };
         loop {
@@ -203,7 +223,11 @@ impl Machine {
                 self.exit(&g, "budget", start)
             } else {
                 let e = self.run_impl(Some(left.unwrap_or(u64::MAX).min(1_000_000)), None)?;
-                if convert::field(&e, "reason").and_then(|r| r.as_string()).as_deref() == Some("budget") {
+                if convert::field(&e, "reason")
+                    .and_then(|r| r.as_string())
+                    .as_deref()
+                    == Some("budget")
+                {
                     continue;
                 }
                 if let Some(out) = find(&mut *self.lock()?) {
@@ -249,7 +273,9 @@ impl Machine {
             ram_size: f("memory").map_or(Ok(256 << 20), |v| convert::memory_size(&v))?,
             seed: f("seed").map_or(Ok(0), |v| convert::to_count(&v, "seed"))?,
             cpu_hz: f("cpuHz").map_or(Ok(d.cpu_hz), |v| convert::to_count(&v, "cpuHz"))?,
-            start_time_unix: f("startTime").map_or(Ok(d.start_time_unix), |v| convert::to_count(&v, "startTime"))?,
+            start_time_unix: f("startTime").map_or(Ok(d.start_time_unix), |v| {
+                convert::to_count(&v, "startTime")
+            })?,
             apic: flag("apic", true),
             debug_console: flag("debugConsole", true),
             ..d
@@ -259,14 +285,22 @@ impl Machine {
         }
         let (virtio, images) = crate::virtio::config_of(&options)?;
         let config = MachineConfig { virtio, ..config };
-        Ok(Self::from_core(vx86_core::Machine::with_disks(config, images).js()?))
+        Ok(Self::from_core(
+            vx86_core::Machine::with_disks(config, images).js()?,
+        ))
     }
 
     /// Loads a Linux bzImage and optional initrd with the kernel command line.
     #[wasm_bindgen(js_name = loadLinux)]
-    pub fn load_linux(&self, kernel: &[u8], initrd: Option<Vec<u8>>, cmdline: Option<String>) -> Result<(), JsValue> {
+    pub fn load_linux(
+        &self,
+        kernel: &[u8],
+        initrd: Option<Vec<u8>>,
+        cmdline: Option<String>,
+    ) -> Result<(), JsValue> {
         let mut g = self.lock()?;
-        g.m.load_linux(kernel, initrd.as_deref(), cmdline.as_deref().unwrap_or("")).js()?;
+        g.m.load_linux(kernel, initrd.as_deref(), cmdline.as_deref().unwrap_or(""))
+            .js()?;
         g.linux_at_start = g.m.instruction_count() == 0;
         Ok(())
     }
@@ -274,17 +308,28 @@ impl Machine {
     /// Loads a Multiboot (v1) ELF kernel with its command line.
     #[wasm_bindgen(js_name = loadMultiboot)]
     pub fn load_multiboot(&self, elf: &[u8], cmdline: Option<String>) -> Result<(), JsValue> {
-        self.lock()?.m.load_multiboot(elf, cmdline.as_deref().unwrap_or("")).js()
+        self.lock()?
+            .m
+            .load_multiboot(elf, cmdline.as_deref().unwrap_or(""))
+            .js()
     }
 
     /// Copies raw code to physical `address` (default 0x7C00) and starts the CPU in real mode
     /// at CS = 0, IP = `entry` (default: `address`).
     #[wasm_bindgen(js_name = loadFlat)]
-    pub fn load_flat(&self, code: &[u8], address: Option<u32>, entry: Option<u32>) -> Result<(), JsValue> {
+    pub fn load_flat(
+        &self,
+        code: &[u8],
+        address: Option<u32>,
+        entry: Option<u32>,
+    ) -> Result<(), JsValue> {
         let address = address.unwrap_or(0x7C00);
         let entry = entry.unwrap_or(address);
-        let entry = u16::try_from(entry)
-            .map_err(|_| convert::config(format!("entry {entry:#x} must fit 16 bits (real mode, CS = 0)")))?;
+        let entry = u16::try_from(entry).map_err(|_| {
+            convert::config(format!(
+                "entry {entry:#x} must fit 16 bits (real mode, CS = 0)"
+            ))
+        })?;
         self.lock()?.m.load_flat(code, address, entry).js()
     }
 
@@ -326,7 +371,9 @@ impl Machine {
     /// the inputs it gets (see `Machine::set_idle_limit` in vx86-core).
     #[wasm_bindgen(js_name = setIdleLimit)]
     pub fn set_idle_limit(&self, limit_ns: Option<f64>) -> Result<(), JsValue> {
-        self.lock()?.m.set_idle_limit(limit_ns.map(|v| v.max(0.0) as u64));
+        self.lock()?
+            .m
+            .set_idle_limit(limit_ns.map(|v| v.max(0.0) as u64));
         Ok(())
     }
 
@@ -435,7 +482,11 @@ impl Machine {
     /// including it (consumed). Throws SerialTimeout (with `output` and `exit`) if
     /// `maxInstructions` pass first or the machine stops.
     #[wasm_bindgen(js_name = waitSerial)]
-    pub fn wait_serial(&self, text: JsValue, max_instructions: JsValue) -> Result<Uint8Array, JsValue> {
+    pub fn wait_serial(
+        &self,
+        text: JsValue,
+        max_instructions: JsValue,
+    ) -> Result<Uint8Array, JsValue> {
         self.wait_for(Stream::Serial, &text, &max_instructions)
     }
 
@@ -462,9 +513,19 @@ impl Machine {
     /// `start..=end` (`end` defaults to `start`); the machine is available inside. Returns a
     /// `Hook`.
     #[wasm_bindgen(js_name = hookCode)]
-    pub fn hook_code(&self, start: u32, end: Option<u32>, callback: Function) -> Result<crate::hooks::Hook, JsValue> {
+    pub fn hook_code(
+        &self,
+        start: u32,
+        end: Option<u32>,
+        callback: Function,
+    ) -> Result<crate::hooks::Hook, JsValue> {
         let end = end.unwrap_or(start);
-        hooks::register(self, HostHookKind::Code, vec![(start.min(end), start.max(end))], callback)
+        hooks::register(
+            self,
+            HostHookKind::Code,
+            vec![(start.min(end), start.max(end))],
+            callback,
+        )
     }
 
     /// Calls `callback(port, size, isWrite, value)` on guest accesses to `ports` (a number,
@@ -472,7 +533,11 @@ impl Machine {
     /// the guest reads instead. It runs mid-instruction: other calls on the machine throw
     /// MachineBusy (except `stop()`).
     #[wasm_bindgen(js_name = hookIo)]
-    pub fn hook_io(&self, ports: JsValue, callback: Function) -> Result<crate::hooks::Hook, JsValue> {
+    pub fn hook_io(
+        &self,
+        ports: JsValue,
+        callback: Function,
+    ) -> Result<crate::hooks::Hook, JsValue> {
         let r = convert::ranges(&ports, 0xFFFF, "ports")?;
         hooks::register(self, HostHookKind::Io, r, callback)
     }
@@ -480,14 +545,28 @@ impl Machine {
     /// Like `hookIo` for device MMIO at physical addresses `start..=end`:
     /// `callback(address, size, isWrite, value)`.
     #[wasm_bindgen(js_name = hookMmio)]
-    pub fn hook_mmio(&self, start: u32, end: u32, callback: Function) -> Result<crate::hooks::Hook, JsValue> {
-        hooks::register(self, HostHookKind::Mmio, vec![(start.min(end), start.max(end))], callback)
+    pub fn hook_mmio(
+        &self,
+        start: u32,
+        end: u32,
+        callback: Function,
+    ) -> Result<crate::hooks::Hook, JsValue> {
+        hooks::register(
+            self,
+            HostHookKind::Mmio,
+            vec![(start.min(end), start.max(end))],
+            callback,
+        )
     }
 
     /// Calls `callback(vector, external)` when an exception or interrupt with a vector in
     /// `vectors` (number, array; null: all) has been delivered; the machine is available.
     #[wasm_bindgen(js_name = hookInterrupt)]
-    pub fn hook_interrupt(&self, vectors: JsValue, callback: Function) -> Result<crate::hooks::Hook, JsValue> {
+    pub fn hook_interrupt(
+        &self,
+        vectors: JsValue,
+        callback: Function,
+    ) -> Result<crate::hooks::Hook, JsValue> {
         let r = if vectors.is_null() || vectors.is_undefined() {
             vec![(0, 0xFF)]
         } else {

@@ -62,17 +62,31 @@ impl Registers {
         let mut s = g.m.cpu_state();
         let rv = if name == "gdtr" || name == "idtr" {
             let pair = Array::from(&v);
-            let (base, limit) = (convert::to_int(&pair.get(0), name)?, convert::to_int(&pair.get(1), name)?);
+            let (base, limit) = (
+                convert::to_int(&pair.get(0), name)?,
+                convert::to_int(&pair.get(1), name)?,
+            );
             match (u32::try_from(base), u16::try_from(limit)) {
                 (Ok(base), Ok(limit)) => RegValue::Table(TableReg { base, limit }),
-                _ => return Err(convert::config(format!("{name} takes [base, limit] (32 and 16 bits)"))),
+                _ => {
+                    return Err(convert::config(format!(
+                        "{name} takes [base, limit] (32 and 16 bits)"
+                    )))
+                }
             }
         } else {
-            let bits = named::width(name).ok_or_else(|| convert::config(format!("{name} is not a writable register")))?;
+            let bits = named::width(name)
+                .ok_or_else(|| convert::config(format!("{name} is not a writable register")))?;
             let x = convert::to_int(&v, name)?;
-            let fits = if bits >= 128 { true } else { x < (1i128 << bits) && x >= -(1i128 << (bits - 1)) };
+            let fits = if bits >= 128 {
+                true
+            } else {
+                x < (1i128 << bits) && x >= -(1i128 << (bits - 1))
+            };
             if !fits {
-                return Err(convert::config(format!("{name} is a {bits}-bit register: {x:#x} does not fit")));
+                return Err(convert::config(format!(
+                    "{name} is a {bits}-bit register: {x:#x} does not fit"
+                )));
             }
             RegValue::Int(x as u128)
         };

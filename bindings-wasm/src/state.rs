@@ -40,7 +40,11 @@ impl Machine {
     /// The machine as snapshot bytes (portable to the CLI, Python and other tabs).
     /// `compress` (default true): LZ4. `incremental`: only the RAM pages written since the
     /// last snapshot taken or restored here.
-    pub fn snapshot(&self, compress: Option<bool>, incremental: Option<bool>) -> Result<Uint8Array, JsValue> {
+    pub fn snapshot(
+        &self,
+        compress: Option<bool>,
+        incremental: Option<bool>,
+    ) -> Result<Uint8Array, JsValue> {
         let options = SnapshotOptions {
             compress: compress.unwrap_or(true),
             incremental: incremental.unwrap_or(false),
@@ -56,11 +60,15 @@ impl Machine {
     #[wasm_bindgen(js_name = fromBytes)]
     pub fn from_bytes(
         data: &[u8],
-        #[wasm_bindgen(unchecked_optional_param_type = "(Uint8Array | {image: Uint8Array, readOnly?: boolean})[]")]
+        #[wasm_bindgen(
+            unchecked_optional_param_type = "(Uint8Array | {image: Uint8Array, readOnly?: boolean})[]"
+        )]
         disks: JsValue,
     ) -> Result<Machine, JsValue> {
         let images = crate::virtio::images_of(&disks)?;
-        Ok(Machine::from_core(vx86_core::Machine::from_snapshot_with_disks(data, images).js()?))
+        Ok(Machine::from_core(
+            vx86_core::Machine::from_snapshot_with_disks(data, images).js()?,
+        ))
     }
 
     /// Returns the machine to snapshot bytes (full: it becomes the saved machine;
@@ -135,16 +143,16 @@ impl Machine {
         };
         match g.m.start_recording(start.clone(), interval) {
             // loaded without an initrd: reference the kernel only
-            Err(_) if matches!(start, RecordStart::Boot { .. }) => g
-                .m
-                .start_recording(
+            Err(_) if matches!(start, RecordStart::Boot { .. }) => {
+                g.m.start_recording(
                     RecordStart::Boot {
                         kernel_path: "kernel".into(),
                         initrd_path: None,
                     },
                     interval,
                 )
-                .js(),
+                .js()
+            }
             r => r.js(),
         }
     }
@@ -152,11 +160,10 @@ impl Machine {
     /// Ends the recording; returns the replay log's bytes.
     #[wasm_bindgen(js_name = stopRecording)]
     pub fn stop_recording(&self) -> Result<Uint8Array, JsValue> {
-        let log = self
-            .lock()?
-            .m
-            .finish_recording()
-            .ok_or_else(|| convert::error("ReplayError", "this machine is not recording", &[]))?;
+        let log =
+            self.lock()?.m.finish_recording().ok_or_else(|| {
+                convert::error("ReplayError", "this machine is not recording", &[])
+            })?;
         Ok(Uint8Array::from(log.to_bytes().as_slice()))
     }
 
@@ -177,9 +184,12 @@ impl Machine {
         log: &[u8],
         kernel: Option<Vec<u8>>,
         initrd: Option<Vec<u8>>,
-        #[wasm_bindgen(unchecked_optional_param_type = "(Uint8Array | {image: Uint8Array, readOnly?: boolean})[]")]
+        #[wasm_bindgen(
+            unchecked_optional_param_type = "(Uint8Array | {image: Uint8Array, readOnly?: boolean})[]"
+        )]
         disks: JsValue,
-        #[wasm_bindgen(js_name = perturbInput, unchecked_optional_param_type = "number")] perturb_input: Option<usize>,
+        #[wasm_bindgen(js_name = perturbInput, unchecked_optional_param_type = "number")]
+        perturb_input: Option<usize>,
     ) -> Result<JsValue, JsValue> {
         let mut r = Replay::from_bytes(log).js()?;
         if let Some(k) = perturb_input {
@@ -191,7 +201,10 @@ impl Machine {
         if !disks.is_empty() && disks.len() != want {
             return Err(convert::error(
                 "ReplayError",
-                &format!("the log's machine has {want} disks, {} were given", disks.len()),
+                &format!(
+                    "the log's machine has {want} disks, {} were given",
+                    disks.len()
+                ),
                 &[],
             ));
         }
@@ -209,7 +222,11 @@ impl Machine {
                 Start::Boot(b) => b.initrd.as_ref().is_some_and(|x| std::ptr::eq(x, i)),
                 Start::Snapshot(_) => false,
             };
-            let (given, name) = if is_initrd { (&initrd, "initrd") } else { (&kernel, "kernel") };
+            let (given, name) = if is_initrd {
+                (&initrd, "initrd")
+            } else {
+                (&kernel, "kernel")
+            };
             given
                 .clone()
                 .ok_or_else(|| format!("the log starts from a boot: pass the {name} bytes"))

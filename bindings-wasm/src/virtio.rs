@@ -21,12 +21,18 @@ fn disk_of(v: &JsValue, i: usize) -> Result<(DiskImage, bool), JsValue> {
     let (bytes, read_only) = if bytes_like {
         (convert::bytes(v, &what, false)?, false)
     } else if v.is_object() {
-        let image = convert::field(v, "image")
-            .ok_or_else(|| convert::config(format!("{what}: {{image, readOnly}} needs an image")))?;
+        let image = convert::field(v, "image").ok_or_else(|| {
+            convert::config(format!("{what}: {{image, readOnly}} needs an image"))
+        })?;
         let read_only = convert::field(v, "readOnly").is_some_and(|r| r.is_truthy());
-        (convert::bytes(&image, &format!("{what}.image"), false)?, read_only)
+        (
+            convert::bytes(&image, &format!("{what}.image"), false)?,
+            read_only,
+        )
     } else {
-        return Err(convert::config(format!("{what}: a Uint8Array or {{image, readOnly}}")));
+        return Err(convert::config(format!(
+            "{what}: a Uint8Array or {{image, readOnly}}"
+        )));
     };
     let image = DiskImage::new(bytes)
         .map_err(|e| convert::error("ImageError", &format!("{what}: {e}"), &[]))?;
@@ -40,9 +46,15 @@ pub(crate) fn disks_of(v: &JsValue) -> Result<Vec<(DiskImage, bool)>, JsValue> {
         return Ok(Vec::new());
     }
     if !Array::is_array(v) {
-        return Err(convert::config("disks is an array (of Uint8Arrays or {image, readOnly})"));
+        return Err(convert::config(
+            "disks is an array (of Uint8Arrays or {image, readOnly})",
+        ));
     }
-    Array::from(v).iter().enumerate().map(|(i, d)| disk_of(&d, i)).collect()
+    Array::from(v)
+        .iter()
+        .enumerate()
+        .map(|(i, d)| disk_of(&d, i))
+        .collect()
 }
 
 /// The `net` option: `true` (the default MAC) or a MAC address string.
@@ -100,7 +112,9 @@ pub(crate) fn machine_images(m: &vx86_core::Machine) -> Vec<DiskImage> {
 fn check_disk(g: &Inner, i: usize) -> Result<(), JsValue> {
     let n = g.m.disks().len();
     if i >= n {
-        return Err(convert::config(format!("no disk {i} (the machine has {n})")));
+        return Err(convert::config(format!(
+            "no disk {i} (the machine has {n})"
+        )));
     }
     Ok(())
 }
@@ -111,7 +125,10 @@ impl Machine {
     /// recorded when recording. Throws ConfigError without a virtio console
     /// (`virtioConsole: true`) or when more than 1 MiB would wait for the guest.
     #[wasm_bindgen(js_name = sendConsole)]
-    pub fn send_console(&self, #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] data: JsValue) -> Result<(), JsValue> {
+    pub fn send_console(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string | Uint8Array")] data: JsValue,
+    ) -> Result<(), JsValue> {
         let bytes = convert::bytes(&data, "sendConsole", true)?;
         self.lock()?.m.send_console(&bytes).js()
     }
@@ -128,7 +145,11 @@ impl Machine {
     /// output and returns the output up to and including it. Throws ConsoleTimeout (with
     /// `output` and `exit`) if `maxInstructions` pass first or the machine stops.
     #[wasm_bindgen(js_name = waitConsole)]
-    pub fn wait_console(&self, text: JsValue, max_instructions: JsValue) -> Result<Uint8Array, JsValue> {
+    pub fn wait_console(
+        &self,
+        text: JsValue,
+        max_instructions: JsValue,
+    ) -> Result<Uint8Array, JsValue> {
         self.wait_for(Stream::Console, &text, &max_instructions)
     }
 
@@ -151,7 +172,10 @@ impl Machine {
     #[wasm_bindgen(js_name = takeNetFrames)]
     pub fn take_net_frames(&self) -> Result<Vec<Uint8Array>, JsValue> {
         let frames = self.lock()?.m.take_net_frames();
-        Ok(frames.iter().map(|f| Uint8Array::from(f.as_slice())).collect())
+        Ok(frames
+            .iter()
+            .map(|f| Uint8Array::from(f.as_slice()))
+            .collect())
     }
 
     /// Asks the guest (through virtio-balloon) to hand back memory until `pages` 4 KiB pages
@@ -178,7 +202,10 @@ impl Machine {
 
     /// The virtio disks, in order: `{size, sha256, readOnly}` (size in bytes, SHA-256 hex of
     /// the image as attached: what snapshots and replay logs name it by).
-    #[wasm_bindgen(getter, unchecked_return_type = "{size: number, sha256: string, readOnly: boolean}[]")]
+    #[wasm_bindgen(
+        getter,
+        unchecked_return_type = "{size: number, sha256: string, readOnly: boolean}[]"
+    )]
     pub fn disks(&self) -> Result<JsValue, JsValue> {
         let g = self.lock()?;
         let config = &g.m.config().virtio.disks;
@@ -186,7 +213,10 @@ impl Machine {
             .map(|(d, c)| {
                 convert::object(&[
                     ("size", (d.len() as f64).into()),
-                    ("sha256", vx86_core::vx86_snapshots::hex(&d.base().sha256()).into()),
+                    (
+                        "sha256",
+                        vx86_core::vx86_snapshots::hex(&d.base().sha256()).into(),
+                    ),
                     ("readOnly", c.read_only.into()),
                 ])
             })
@@ -210,7 +240,12 @@ impl Machine {
         let mut g = self.lock()?;
         check_disk(&g, i)?;
         let list: Array = (g.m.take_disk_writes(i).iter())
-            .map(|(o, b)| JsValue::from(Array::of2(&(*o as f64).into(), &Uint8Array::from(b.as_slice()))))
+            .map(|(o, b)| {
+                JsValue::from(Array::of2(
+                    &(*o as f64).into(),
+                    &Uint8Array::from(b.as_slice()),
+                ))
+            })
             .collect();
         Ok(list.into())
     }
@@ -275,7 +310,9 @@ impl NetLink {
         let mut ga = a.lock()?;
         let mut gb = b.lock()?;
         if ga.hooks.any_deferred() || gb.hooks.any_deferred() {
-            return Err(convert::config("NetLink cannot step a machine with code, interrupt or CR3 hooks"));
+            return Err(convert::config(
+                "NetLink cannot step a machine with code, interrupt or CR3 hooks",
+            ));
         }
         crate::hooks::clear_stop(a.id);
         crate::hooks::clear_stop(b.id);
@@ -291,7 +328,10 @@ impl NetLink {
             }
         }
         let (ea, eb) = r.js()?;
-        Ok(Array::of2(&a.exit(&ga, ea.name(), sa), &b.exit(&gb, eb.name(), sb)))
+        Ok(Array::of2(
+            &a.exit(&ga, ea.name(), sa),
+            &b.exit(&gb, eb.name(), sb),
+        ))
     }
 
     /// Frames delivered: `[aToB, bToA]`.

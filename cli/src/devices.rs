@@ -68,7 +68,9 @@ fn parse_mac(s: &str) -> Result<[u8; 6], String> {
     let parts: Vec<&str> = s.split(':').collect();
     let mut mac = [0u8; 6];
     if parts.len() != 6 {
-        return Err(format!("--net={s}: a MAC address is six hex bytes like 52:54:00:12:34:56"));
+        return Err(format!(
+            "--net={s}: a MAC address is six hex bytes like 52:54:00:12:34:56"
+        ));
     }
     for (b, p) in mac.iter_mut().zip(parts) {
         *b = u8::from_str_radix(p, 16).map_err(|_| format!("--net={s}: {p} is not a hex byte"))?;
@@ -106,7 +108,10 @@ pub fn from_args(args: &[String]) -> Result<(VirtioConfig, Vec<DiskImage>), Stri
 
 /// The images for a machine restored from a snapshot or a log: the `--disk` files in order.
 pub fn images_from_args(args: &[String]) -> Result<Vec<DiskImage>, String> {
-    disk_args(args)?.iter().map(|d| read_image(&d.path)).collect()
+    disk_args(args)?
+        .iter()
+        .map(|d| read_image(&d.path))
+        .collect()
 }
 
 /// The host ends of the devices during a session: write-through disks, the pcap file, the
@@ -171,7 +176,8 @@ impl DeviceHost {
                 .open(path)
                 .map_err(|e| format!("{path}: {e}"))?;
             for (offset, bytes) in writes {
-                f.write_all_at(&bytes, offset).map_err(|e| format!("{path}: {e}"))?;
+                f.write_all_at(&bytes, offset)
+                    .map_err(|e| format!("{path}: {e}"))?;
             }
             f.sync_data().map_err(|e| format!("{path}: {e}"))?;
         }

@@ -44,7 +44,9 @@ use gdbstub::target::ext::base::singlethread::{
     SingleThreadSingleStepOps,
 };
 use gdbstub::target::ext::base::BaseOps;
-use gdbstub::target::ext::breakpoints::{Breakpoints, BreakpointsOps, SwBreakpoint, SwBreakpointOps};
+use gdbstub::target::ext::breakpoints::{
+    Breakpoints, BreakpointsOps, SwBreakpoint, SwBreakpointOps,
+};
 use gdbstub::target::{Target, TargetError, TargetResult};
 use gdbstub_arch::x86::reg::X86CoreRegs;
 use gdbstub_arch::x86::X86_SSE;
@@ -339,7 +341,11 @@ impl<'a> BlockingEventLoop for EventLoop<'a> {
                 Action::Step => 1,
                 Action::Continue => {
                     // gdb spoke (Ctrl-C, or a closed connection): let gdbstub see it
-                    if conn.peek().map_err(WaitForStopReasonError::Connection)?.is_some() {
+                    if conn
+                        .peek()
+                        .map_err(WaitForStopReasonError::Connection)?
+                        .is_some()
+                    {
                         let byte = conn.read().map_err(WaitForStopReasonError::Connection)?;
                         return Ok(Event::IncomingData(byte));
                     }
@@ -381,7 +387,9 @@ pub fn serve(
     let listener = TcpListener::bind(addr).map_err(|e| format!("--gdb {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     eprintln!("vx86: waiting for gdb on {local}");
-    let (conn, peer) = listener.accept().map_err(|e| format!("--gdb {addr}: {e}"))?;
+    let (conn, peer) = listener
+        .accept()
+        .map_err(|e| format!("--gdb {addr}: {e}"))?;
     eprintln!("vx86: gdb connected from {peer}");
     let mut stub = Stub {
         m,

@@ -30,7 +30,10 @@ pub fn replay(args: &[String]) -> Result<ExitCode, String> {
     let clean = Replay::from_bytes(&bytes).map_err(|e| format!("{path}: {e}"))?;
     let kernel = option_str(args, "--kernel")?.map(str::to_string);
     let initrd = option_str(args, "--initrd")?.map(str::to_string);
-    let disks: Vec<String> = crate::devices::disk_args(args)?.into_iter().map(|d| d.path).collect();
+    let disks: Vec<String> = crate::devices::disk_args(args)?
+        .into_iter()
+        .map(|d| d.path)
+        .collect();
     let mut load = |i: &ImageRef| -> Result<Vec<u8>, String> {
         let (is_kernel, is_initrd) = match &clean.log().start {
             Start::Boot(b) => (b.kernel == *i, b.initrd.as_ref() == Some(i)),

@@ -143,7 +143,13 @@ impl Session {
             _ => return Err("--snapshot-at N and --snapshot-out FILE go together".into()),
         };
         let gdb = option_str(args, "--gdb")?.map(str::to_string);
-        let others = ["--record", "--snapshot-at", "--profile", "--until", "--input-file"];
+        let others = [
+            "--record",
+            "--snapshot-at",
+            "--profile",
+            "--until",
+            "--input-file",
+        ];
         if gdb.is_some() && args.iter().any(|a| others.contains(&a.as_str())) {
             return Err(format!("--gdb does not go with {}", others.join(", ")));
         }

@@ -154,7 +154,10 @@ fn remote_protocol_registers_memory_breakpoint_step_and_kill() {
     let stop = gdb.ask("c");
     assert!(is_trap(&stop), "breakpoint stop: {stop}");
     let g = gdb.ask("g");
-    assert_eq!((reg(&g, EIP), reg(&g, EAX), reg(&g, EBX)), (0x7c0a, 0x1239, 0));
+    assert_eq!(
+        (reg(&g, EIP), reg(&g, EAX), reg(&g, EBX)),
+        (0x7c0a, 0x1239, 0)
+    );
 
     // patch the immediate of `mov al, 'K'` to 'O' before it runs, and step over it
     assert_eq!(gdb.ask("M7c0b,1:4f"), "OK");
@@ -177,12 +180,20 @@ fn remote_protocol_registers_memory_breakpoint_step_and_kill() {
     gdb.send("k");
     let status = child.wait().unwrap();
     let mut out = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
     let err = stderr.join().unwrap();
     std::fs::remove_file(&file).ok();
     assert!(status.success(), "exit {status:?}; stderr:\n{err}");
     assert_eq!(out, "X", "debug-console output; stderr:\n{err}");
-    assert!(err.contains("guest halted with nothing to wake it"), "{err}");
+    assert!(
+        err.contains("guest halted with nothing to wake it"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -212,8 +223,8 @@ fn gdb_session(args: &[&str], commands: &[String]) -> (String, String, Option<i3
         cmd.args(["-ex", c]);
     }
     let out = cmd.output().unwrap();
-    let gdb_out = String::from_utf8_lossy(&out.stdout).to_string()
-        + &String::from_utf8_lossy(&out.stderr);
+    let gdb_out =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     let status = child.wait().unwrap();
     (gdb_out, stderr.join().unwrap(), status.code())
 }
@@ -242,7 +253,12 @@ fn real_gdb_on_the_linux_guest_steps_breaks_and_detaches() {
     let run = |max: &'static str| {
         let mut args: Vec<&str> = vec!["run"];
         args.extend(guest.iter().map(String::as_str));
-        args.extend(["--append", "console=ttyS0 panic=-1", "--max-instructions", max]);
+        args.extend([
+            "--append",
+            "console=ttyS0 panic=-1",
+            "--max-instructions",
+            max,
+        ]);
         args
     };
     let phase1 = [
@@ -255,13 +271,30 @@ fn real_gdb_on_the_linux_guest_steps_breaks_and_detaches() {
         "kill".into(),
     ];
     let (out, err, code) = gdb_session(&run("20000000"), &phase1);
-    assert_eq!(printed(&out, "ENTRY eip="), 0x10_0000, "gdb:\n{out}\nvx86:\n{err}");
+    assert_eq!(
+        printed(&out, "ENTRY eip="),
+        0x10_0000,
+        "gdb:\n{out}\nvx86:\n{err}"
+    );
     assert_eq!(printed(&out, "cs="), 0x10, "gdb:\n{out}");
-    assert!(out.contains("0x100000:\tcld"), "disassembly at the entry:\n{out}");
+    assert!(
+        out.contains("0x100000:\tcld"),
+        "disassembly at the entry:\n{out}"
+    );
     assert_eq!(printed(&out, "STEPPED eip="), 0x10_0001, "gdb:\n{out}");
-    assert!(out.contains("SIGXCPU"), "the budget stop:\n{out}\nvx86:\n{err}");
-    assert!(err.contains("instruction budget (--max-instructions) reached"), "{err}");
-    assert_eq!(code, Some(3), "killed at the budget: the budget's exit code; {err}");
+    assert!(
+        out.contains("SIGXCPU"),
+        "the budget stop:\n{out}\nvx86:\n{err}"
+    );
+    assert!(
+        err.contains("instruction budget (--max-instructions) reached"),
+        "{err}"
+    );
+    assert_eq!(
+        code,
+        Some(3),
+        "killed at the budget: the budget's exit code; {err}"
+    );
     let x = printed(&out, "BUDGET eip=");
     assert!(x > 0x10_0001, "the kernel moved on: {x:#x}");
 
@@ -279,7 +312,10 @@ fn real_gdb_on_the_linux_guest_steps_breaks_and_detaches() {
     assert!(out.contains("Breakpoint 1, "), "gdb:\n{out}\nvx86:\n{err}");
     assert_eq!(printed(&out, "AT eip="), x, "gdb:\n{out}");
     assert_ne!(printed(&out, "esp="), 0, "gdb:\n{out}");
-    assert!(out.contains(&format!("{x:#x}:\t0x")), "memory at the breakpoint:\n{out}");
+    assert!(
+        out.contains(&format!("{x:#x}:\t0x")),
+        "memory at the breakpoint:\n{out}"
+    );
     assert_ne!(printed(&out, "STEPPED eip="), x, "gdb:\n{out}");
     assert!(err.contains("gdb detached; the guest runs on"), "{err}");
     assert!(err.contains("exit=budget instructions=40000000"), "{err}");

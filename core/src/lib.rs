@@ -23,9 +23,9 @@ pub use cpu::{CpuState, Exception, SegReg, Segment};
 pub use error::VmError;
 pub mod hooks;
 pub use machine::{
-    first_difference, Checkpoint, Divergence, ExitReason, Machine, MachineConfig, RecordStart,
-    Replay, ReplayStatus, SnapshotOptions, DEFAULT_CHECKPOINT_INTERVAL, Disk, DiskConfig,
-    DiskImage, NetLink, VirtioConfig, DEFAULT_MAC, DEFAULT_QUANTUM_NS,
+    first_difference, Checkpoint, Disk, DiskConfig, DiskImage, Divergence, ExitReason, Machine,
+    MachineConfig, NetLink, RecordStart, Replay, ReplayStatus, SnapshotOptions, VirtioConfig,
+    DEFAULT_CHECKPOINT_INTERVAL, DEFAULT_MAC, DEFAULT_QUANTUM_NS,
 };
 pub use memory::GuestMemory;
 pub use vx86_snapshots;

@@ -89,7 +89,8 @@ pub fn compress(input: &[u8]) -> Vec<u8> {
         if (1..=MAX_OFFSET.min(i)).contains(&offset) && read_u32(input, i - offset) == v {
             let c = i - offset;
             let max = n - LAST_LITERALS - i;
-            let len = MIN_MATCH + common_length(input, c + MIN_MATCH, i + MIN_MATCH, max - MIN_MATCH);
+            let len =
+                MIN_MATCH + common_length(input, c + MIN_MATCH, i + MIN_MATCH, max - MIN_MATCH);
             push_sequence(&mut out, &input[anchor..i], Some((offset, len)));
             i += len;
             anchor = i;
@@ -143,7 +144,9 @@ mod tests {
     fn random_inputs() {
         let mut x = 99u64;
         for _ in 0..300 {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let n = (x >> 40) as usize % 5000;
             let alphabet = 1 + (x >> 20) as u8 % 8; // from highly repetitive to noise-like
             let data: Vec<u8> = (0..n)

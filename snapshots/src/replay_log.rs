@@ -131,7 +131,9 @@ impl ReplayLog {
         for e in &self.events {
             out.extend_from_slice(&e.icount.to_le_bytes());
             match &e.kind {
-                EventKind::Serial(bytes) | EventKind::Console(bytes) | EventKind::NetFrame(bytes) => {
+                EventKind::Serial(bytes)
+                | EventKind::Console(bytes)
+                | EventKind::NetFrame(bytes) => {
                     out.push(match &e.kind {
                         EventKind::Serial(_) => 1,
                         EventKind::Console(_) => 4,

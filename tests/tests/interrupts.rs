@@ -276,7 +276,11 @@ fn an_idle_limit_holds_a_halted_guest_without_changing_its_run() {
     }
     // ten ticks ≈ 1 ms apart: the guest waited at the limit about four times per tick
     assert!((30..=50).contains(&idles), "{idles} idle returns");
-    assert_eq!(paced.state_hash(), free.state_hash(), "pacing changed the run");
+    assert_eq!(
+        paced.state_hash(),
+        free.state_hash(),
+        "pacing changed the run"
+    );
 }
 
 #[test]

@@ -5,11 +5,11 @@
 //! and ACPI in use) and with `noapic nolapic acpi=off` (8259A and PIT only); and twice to
 //! `BOOT-OK` with the same inputs, which must give the same output, count and state hash.
 
-use vx86_tests::linux_guest::{guest_images, linux_machine};
 use vx86_core::vx86_snapshots::replay_log::{EventKind, ImageRef};
 use vx86_core::{
     ExitReason, Machine, MachineConfig, RecordStart, Replay, ReplayStatus, SnapshotOptions,
 };
+use vx86_tests::linux_guest::{guest_images, linux_machine};
 
 /// Instructions allowed for a whole boot-run-poweroff cycle (a boot takes ≈5 G today).
 const BUDGET: u64 = 20_000_000_000;

@@ -60,9 +60,23 @@ impl Guest {
     fn run_until(&mut self, what: &str, done: impl Fn(&Self) -> bool) {
         let start = self.m.instruction_count();
         while !done(self) {
-            let tail: String = self.serial.chars().rev().take(3000).collect::<Vec<_>>().into_iter().rev().collect();
-            assert!(self.m.instruction_count() - start < WAIT, "no {what}; serial ends with:\n{tail}");
-            let r = self.m.run(10_000_000).unwrap_or_else(|e| panic!("{e}; serial:\n{tail}"));
+            let tail: String = self
+                .serial
+                .chars()
+                .rev()
+                .take(3000)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            assert!(
+                self.m.instruction_count() - start < WAIT,
+                "no {what}; serial ends with:\n{tail}"
+            );
+            let r = self
+                .m
+                .run(10_000_000)
+                .unwrap_or_else(|e| panic!("{e}; serial:\n{tail}"));
             self.collect();
             assert!(
                 r == ExitReason::BudgetReached || done(self),
@@ -76,18 +90,26 @@ impl Guest {
     fn shell(&mut self, cmd: &str, marker: &str) -> String {
         let from = self.serial.len();
         self.m.send_serial(format!("{cmd}\n").as_bytes());
-        self.run_until(marker, |g| g.serial[from..].contains(&format!("\n{marker}")));
+        self.run_until(marker, |g| {
+            g.serial[from..].contains(&format!("\n{marker}"))
+        });
         self.serial[from..].to_string()
     }
 
     fn snapshot_len(&mut self) -> usize {
-        self.m.save_snapshot(SnapshotOptions::default()).unwrap().len()
+        self.m
+            .save_snapshot(SnapshotOptions::default())
+            .unwrap()
+            .len()
     }
 }
 
 /// `MemTotal` in kB from /proc/meminfo output.
 fn mem_total(out: &str) -> u64 {
-    let line = out.lines().find(|l| l.starts_with("MemTotal:")).expect("a MemTotal line");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("MemTotal:"))
+        .expect("a MemTotal line");
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
@@ -115,13 +137,18 @@ fn all_virtio_devices_under_linux_recorded_and_replayed() {
         .status()
         .unwrap();
     assert!(status.success(), "guests/mkdisk.sh failed");
-    let disk = DiskImage::new(std::fs::read(&ext2).unwrap()).unwrap().with_name(ext2.to_str().unwrap());
+    let disk = DiskImage::new(std::fs::read(&ext2).unwrap())
+        .unwrap()
+        .with_name(ext2.to_str().unwrap());
     // vdb: 256 MiB that are not zero, read by the guest to cycle its page cache through all
     // of its free memory, so that free pages hold data when the balloon takes some of them
     let noise_img = DiskImage::new(noise(256 << 20)).unwrap().with_name("noise");
     let config = MachineConfig {
         virtio: VirtioConfig {
-            disks: vec![DiskConfig::for_image(&disk, false), DiskConfig::for_image(&noise_img, true)],
+            disks: vec![
+                DiskConfig::for_image(&disk, false),
+                DiskConfig::for_image(&noise_img, true),
+            ],
             net: Some(vx86_core::DEFAULT_MAC),
             console: true,
             rng: true,
@@ -146,23 +173,49 @@ fn all_virtio_devices_under_linux_recorded_and_replayed() {
     // the functions and their drivers, the interrupts, /dev/hwrng
     let out = g.shell("sh /tests/devices.sh", "DEVICES-OK");
     for id in ["0x1041", "0x1042", "0x1043", "0x1044", "0x1045"] {
-        assert!(out.contains(&format!("0x1af4 {id} virtio-pci")), "{id} not bound:\n{out}");
+        assert!(
+            out.contains(&format!("0x1af4 {id} virtio-pci")),
+            "{id} not bound:\n{out}"
+        );
     }
-    for drv in ["virtio_blk", "virtio_net", "virtio_console", "virtio_rng", "virtio_balloon"] {
+    for drv in [
+        "virtio_blk",
+        "virtio_net",
+        "virtio_console",
+        "virtio_rng",
+        "virtio_balloon",
+    ] {
         assert!(out.contains(drv), "{drv} missing:\n{out}");
     }
     assert!(out.contains("PCI-MSI"), "the drivers use MSI-X:\n{out}");
-    let hwrng = out.lines().skip_while(|l| !l.starts_with("hwrng:")).nth(1).unwrap_or("");
-    assert_eq!(hwrng.split_whitespace().count(), 16, "16 bytes from /dev/hwrng:\n{out}");
-    assert_ne!(hwrng.trim(), "00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00");
+    let hwrng = out
+        .lines()
+        .skip_while(|l| !l.starts_with("hwrng:"))
+        .nth(1)
+        .unwrap_or("");
+    assert_eq!(
+        hwrng.split_whitespace().count(),
+        16,
+        "16 bytes from /dev/hwrng:\n{out}"
+    );
+    assert_ne!(
+        hwrng.trim(),
+        "00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00"
+    );
 
     // the ext2 disk: read a file, write one
     let out = g.shell("sh /tests/disk.sh", "DISK-OK");
-    assert!(out.contains("READ-START\nhello from the host disk\nREAD-END"), "{out}");
+    assert!(
+        out.contains("READ-START\nhello from the host disk\nREAD-END"),
+        "{out}"
+    );
 
     // a shell on hvc0
-    g.m.send_console(b"echo hvc0 says $((6*7)) on $(tty)\n").unwrap();
-    g.run_until("an answer on hvc0", |g| g.hvc.contains("hvc0 says 42 on /dev/hvc0"));
+    g.m.send_console(b"echo hvc0 says $((6*7)) on $(tty)\n")
+        .unwrap();
+    g.run_until("an answer on hvc0", |g| {
+        g.hvc.contains("hvc0 says 42 on /dev/hvc0")
+    });
 
     // the balloon: fill free memory with non-zero page cache, free it, inflate by 64 MiB
     let before = g.shell(
@@ -172,7 +225,8 @@ fn all_virtio_devices_under_linux_recorded_and_replayed() {
     let size_before = g.snapshot_len();
     g.m.set_balloon_target(BALLOON_PAGES).unwrap();
     g.run_until("the balloon to inflate", |g| {
-        g.m.balloon_status().is_some_and(|(_, actual, _)| actual == BALLOON_PAGES)
+        g.m.balloon_status()
+            .is_some_and(|(_, actual, _)| actual == BALLOON_PAGES)
     });
     let after = g.shell("grep MemTotal /proc/meminfo; echo MEM-B", "MEM-B");
     let size_after = g.snapshot_len();
@@ -189,7 +243,9 @@ fn all_virtio_devices_under_linux_recorded_and_replayed() {
 
     // power off, then the written file is in the disk image
     g.m.send_serial(b"exit\n");
-    g.run_until("power-off", |g| g.m.cpu_state().halted || g.serial.contains("Power down"));
+    g.run_until("power-off", |g| {
+        g.m.cpu_state().halted || g.serial.contains("Power down")
+    });
     let r = g.m.run(1_000_000_000).unwrap();
     assert_eq!(r, ExitReason::PowerOff);
     let written = dir.join("after.img");
@@ -200,8 +256,15 @@ fn all_virtio_devices_under_linux_recorded_and_replayed() {
         .arg("/written.txt")
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&cat.stdout).trim(), "written by the guest");
-    assert_eq!(disk.bytes(), &std::fs::read(&ext2).unwrap()[..], "the base image is untouched");
+    assert_eq!(
+        String::from_utf8_lossy(&cat.stdout).trim(),
+        "written by the guest"
+    );
+    assert_eq!(
+        disk.bytes(),
+        &std::fs::read(&ext2).unwrap()[..],
+        "the base image is untouched"
+    );
 
     // replay: same inputs, same state at every checkpoint and at the end
     let log = g.m.finish_recording().unwrap();
@@ -252,7 +315,8 @@ fn two_machines_ping_each_other_over_a_net_link_and_each_replays_alone() {
             },
             ..MachineConfig::default()
         };
-        let cmdline = format!("{CMDLINE} VX86_TEST=net VX86_IP=10.0.0.{ip} VX86_PEER=10.0.0.{peer}");
+        let cmdline =
+            format!("{CMDLINE} VX86_TEST=net VX86_IP=10.0.0.{ip} VX86_PEER=10.0.0.{peer}");
         let mut m = linux_machine_with(config, Vec::new(), &cmdline);
         let start = RecordStart::Boot {
             kernel_path: kernel_path.to_str().unwrap().into(),
@@ -279,17 +343,40 @@ fn two_machines_ping_each_other_over_a_net_link_and_each_replays_alone() {
         }
     }
     for (name, g) in [("A", &a), ("B", &b)] {
-        assert!(g.serial.contains("PING-OK"), "{name} did not reach its peer:\n{}", g.serial);
-        assert!(g.serial.contains("3 packets transmitted, 3 packets received"), "{}", g.serial);
+        assert!(
+            g.serial.contains("PING-OK"),
+            "{name} did not reach its peer:\n{}",
+            g.serial
+        );
+        assert!(
+            g.serial
+                .contains("3 packets transmitted, 3 packets received"),
+            "{}",
+            g.serial
+        );
     }
-    assert_eq!(ended, (Some(ExitReason::PowerOff), Some(ExitReason::PowerOff)));
-    println!("link: {:?} frames delivered, {} dropped", link.delivered, link.dropped);
+    assert_eq!(
+        ended,
+        (Some(ExitReason::PowerOff), Some(ExitReason::PowerOff))
+    );
+    println!(
+        "link: {:?} frames delivered, {} dropped",
+        link.delivered, link.dropped
+    );
     for g in [&mut a, &mut b] {
         let log = g.m.finish_recording().unwrap();
         let frames = (log.events.iter())
-            .filter(|e| matches!(e.kind, vx86_core::vx86_snapshots::replay_log::EventKind::NetFrame(_)))
+            .filter(|e| {
+                matches!(
+                    e.kind,
+                    vx86_core::vx86_snapshots::replay_log::EventKind::NetFrame(_)
+                )
+            })
             .count();
         assert!(frames >= 6, "the log holds the frames received ({frames})");
-        assert_eq!(replay_alone(log), (g.m.instruction_count(), g.m.state_hash()));
+        assert_eq!(
+            replay_alone(log),
+            (g.m.instruction_count(), g.m.state_hash())
+        );
     }
 }

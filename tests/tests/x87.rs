@@ -140,5 +140,9 @@ fn legacy_8087_and_287_control_instructions_are_ignored() {
     assert_eq!(env[0..2], [0x7F, 0x03], "control word");
     // status word: TOP = 7 after one push, nothing else
     assert_eq!(env[2..4], [0x00, 0x38]);
-    assert_eq!(m.cpu_state().fpu.fop, 0x1E8, "FLD1 (D9 E8) is the last instruction");
+    assert_eq!(
+        m.cpu_state().fpu.fop,
+        0x1E8,
+        "FLD1 (D9 E8) is the last instruction"
+    );
 }

@@ -80,7 +80,9 @@ impl Bus {
         let Some(pci) = self.pci else { return };
         for i in 0..self.virtio.len() {
             let id = self.virtio[i];
-            let Device::Virtio(v) = &self.devices[id.0 as usize] else { continue };
+            let Device::Virtio(v) = &self.devices[id.0 as usize] else {
+                continue;
+            };
             let state = match &self.devices[pci.0 as usize] {
                 Device::Pci(p) => match p.functions.iter().find(|f| f.bdf == v.bdf) {
                     Some(f) => layout::pci_state(f),
@@ -93,7 +95,11 @@ impl Bus {
             let bar = state
                 .bar
                 .filter(|&b| b as u64 >= ram && b as u64 + layout::BAR_SIZE as u64 <= 1 << 32);
-            let mapped = self.mmio.iter().find(|m| m.device == id).map(|m| m.start as u32);
+            let mapped = self
+                .mmio
+                .iter()
+                .find(|m| m.device == id)
+                .map(|m| m.start as u32);
             if mapped != bar {
                 self.mmio.remove_device(id);
                 if let Some(b) = bar {
@@ -101,7 +107,9 @@ impl Bus {
                     let _ = self.mmio.insert(b as u64, layout::BAR_SIZE as u64, id);
                 }
             }
-            let Device::Virtio(v) = &mut self.devices[id.0 as usize] else { continue };
+            let Device::Virtio(v) = &mut self.devices[id.0 as usize] else {
+                continue;
+            };
             v.bar = bar;
             v.bus_master = state.bus_master;
             v.intx_disabled = state.intx_disabled;
@@ -113,9 +121,14 @@ impl Bus {
     /// After an access to virtio device `id`: its queue work, then its interrupts.
     pub(crate) fn virtio_after_access(&mut self, id: DeviceId) {
         let Bus {
-            devices, mem, disks, ..
+            devices,
+            mem,
+            disks,
+            ..
         } = self;
-        let Device::Virtio(v) = &mut devices[id.0 as usize] else { return };
+        let Device::Virtio(v) = &mut devices[id.0 as usize] else {
+            return;
+        };
         v.after_access(mem, disks);
         let messages = std::mem::take(&mut v.outbox);
         let irq = v.irq;
@@ -143,17 +156,22 @@ impl Bus {
 
     /// Drives ISA line `irq` with the OR of the INTA# of every virtio function on it.
     fn update_pci_line(&mut self, irq: u8) {
-        let level = self.virtio.iter().any(|id| match &self.devices[id.0 as usize] {
-            Device::Virtio(v) => v.irq == irq && v.intx_level(),
-            _ => false,
-        });
+        let level = self
+            .virtio
+            .iter()
+            .any(|id| match &self.devices[id.0 as usize] {
+                Device::Virtio(v) => v.irq == irq && v.intx_level(),
+                _ => false,
+            });
         self.set_irq(irq, level);
     }
 
     /// The virtio function CONFIG_ADDRESS selects with its `pci_cfg_data` bytes under the
     /// data port `port`, with the window's BAR access: (device, offset, length).
     fn window_access(&self, port: u16) -> Option<(DeviceId, u64, usize)> {
-        let Device::Pci(p) = &self.devices[self.pci?.0 as usize] else { return None };
+        let Device::Pci(p) = &self.devices[self.pci?.0 as usize] else {
+            return None;
+        };
         if p.address & 0x8000_0000 == 0 {
             return None;
         }
@@ -162,9 +180,10 @@ impl Bus {
         if !(layout::PCI_CFG_DATA..layout::PCI_CFG_DATA + 4).contains(&reg) {
             return None;
         }
-        let id = *self.virtio.iter().find(|id| {
-            matches!(&self.devices[id.0 as usize], Device::Virtio(v) if v.bdf == bdf)
-        })?;
+        let id = *self
+            .virtio
+            .iter()
+            .find(|id| matches!(&self.devices[id.0 as usize], Device::Virtio(v) if v.bdf == bdf))?;
         let f = p.functions.iter().find(|f| f.bdf == bdf)?;
         let (offset, len) = layout::window(f)?;
         Some((id, offset, len))
@@ -173,7 +192,9 @@ impl Bus {
     /// Before a configuration-data read: fills `pci_cfg_data` from the BAR access the
     /// VIRTIO_PCI_CAP_PCI_CFG window describes (4.1.4.9.1).
     pub(crate) fn pci_window_read(&mut self, port: u16) {
-        let Some((id, offset, len)) = self.window_access(port) else { return };
+        let Some((id, offset, len)) = self.window_access(port) else {
+            return;
+        };
         let value = match &mut self.devices[id.0 as usize] {
             Device::Virtio(v) => v.mmio_read(offset, len),
             _ => return,
@@ -200,7 +221,12 @@ impl Bus {
                     let bdf = ((p.address >> 8) & 0xFFFF) as u16;
                     p.functions.iter().find(|f| f.bdf == bdf).map(|f| {
                         let at = layout::PCI_CFG_DATA;
-                        u32::from_le_bytes([f.config[at], f.config[at + 1], f.config[at + 2], f.config[at + 3]])
+                        u32::from_le_bytes([
+                            f.config[at],
+                            f.config[at + 1],
+                            f.config[at + 2],
+                            f.config[at + 3],
+                        ])
                     })
                 }
                 _ => None,
@@ -223,7 +249,11 @@ impl Bus {
     }
 
     /// The `n`th virtio device with device id `device_id`, mutably, with its bus id.
-    pub fn virtio_device(&mut self, device_id: u16, n: usize) -> Option<(DeviceId, &mut VirtioPci)> {
+    pub fn virtio_device(
+        &mut self,
+        device_id: u16,
+        n: usize,
+    ) -> Option<(DeviceId, &mut VirtioPci)> {
         let id = self.virtio_index(device_id, n)?;
         match &mut self.devices[id.0 as usize] {
             Device::Virtio(v) => Some((id, v)),
@@ -243,7 +273,10 @@ impl Bus {
     /// it), then its interrupts.
     pub fn virtio_input(&mut self, id: DeviceId, queues: u32) {
         let Bus {
-            devices, mem, disks, ..
+            devices,
+            mem,
+            disks,
+            ..
         } = self;
         if let Device::Virtio(v) = &mut devices[id.0 as usize] {
             v.process(mem, disks, queues);

@@ -10,7 +10,7 @@
 use super::exception::Exception;
 use super::regs::mask;
 use super::state::{reg, SegReg};
-use super::uop::{MemRef, Opnd, Uop, NO_REG};
+use super::uop::{MemRef, Opnd, Uop, K_IMM, K_MEM, K_REG, NO_REG};
 use super::Cpu;
 use crate::bus::Bus;
 
@@ -142,6 +142,48 @@ impl Cpu {
                 self.write_mem::<S>(bus, u.mem.seg, off, v)
             }
             _ => Ok(()),
+        }
+    }
+
+    /// [`Cpu::load`] for an operand whose kind (`K_*`) the decoder fixed, so no run-time match
+    /// on it remains; `K_ANY` matches at run time.
+    #[inline(always)]
+    pub(crate) fn load_k<const S: usize, const K: u8>(
+        &mut self,
+        bus: &mut Bus,
+        u: &Uop,
+        o: Opnd,
+    ) -> Result<u32, Exception> {
+        match K {
+            K_REG => Ok(self.reg::<S>(o.reg_index())),
+            K_MEM => {
+                let off = self.ea(&u.mem);
+                self.read_mem::<S>(bus, u.mem.seg, off)
+            }
+            K_IMM => Ok(u.imm & mask::<S>()),
+            _ => self.load::<S>(bus, u, o),
+        }
+    }
+
+    /// [`Cpu::store`] for an operand whose kind (`K_REG`, `K_MEM` or `K_ANY`) the decoder fixed.
+    #[inline(always)]
+    pub(crate) fn store_k<const S: usize, const K: u8>(
+        &mut self,
+        bus: &mut Bus,
+        u: &Uop,
+        o: Opnd,
+        v: u32,
+    ) -> Result<(), Exception> {
+        match K {
+            K_REG => {
+                self.set_reg::<S>(o.reg_index(), v);
+                Ok(())
+            }
+            K_MEM => {
+                let off = self.ea(&u.mem);
+                self.write_mem::<S>(bus, u.mem.seg, off, v)
+            }
+            _ => self.store::<S>(bus, u, o, v),
         }
     }
 

@@ -37,12 +37,7 @@ impl Block {
     pub(crate) fn rest_range(&self, linear: u32) -> Option<(u32, u32)> {
         let first = u32::from(self.uops.first()?.len);
         let total: u32 = self.uops.iter().map(|u| u32::from(u.len)).sum();
-        (total > first).then(|| {
-            (
-                linear.wrapping_add(first),
-                linear.wrapping_add(total - 1),
-            )
-        })
+        (total > first).then(|| (linear.wrapping_add(first), linear.wrapping_add(total - 1)))
     }
 }
 

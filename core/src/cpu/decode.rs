@@ -12,7 +12,10 @@ use super::exec::{
     alu, bcd, bits, control, data, fpu, muldiv, protected, shift, stack, string, system,
 };
 use super::state::flag;
-use super::uop::{Handler, MemRef, Opnd, Uop, NO_REG, P_ADDR32, P_OP32, P_REP, P_REPNE};
+use super::uop::{
+    Handler, MemRef, Opnd, Uop, K_ANY, K_IMM, K_MEM, K_REG, NO_REG, P_ADDR32, P_OP32, P_REP,
+    P_REPNE,
+};
 
 /// Longest x86 instruction.
 pub const MAX_INSN_LEN: usize = 15;
@@ -33,6 +36,84 @@ macro_rules! sz2 {
     ($s:expr, $($f:ident)::+ $(, $c:expr)*) => {
         if $s == 4 { $($f)::+::<4 $(, { $c })*> as Handler } else { $($f)::+::<2 $(, { $c })*> as Handler }
     };
+}
+
+/// Picks the instance of a handler generic over size and operand kinds (`K_*`) that fits the
+/// micro-op's destination and source: the common pairings get a handler with no run-time match
+/// on operand kinds, the rest the kind-generic (`K_ANY`) one.
+macro_rules! szk {
+    ($s:expr, $u:expr, $($f:ident)::+ $(, $c:expr)*) => {
+        match $s {
+            1 => kinds!($u, $($f)::+, 1 $(, $c)*),
+            2 => kinds!($u, $($f)::+, 2 $(, $c)*),
+            _ => kinds!($u, $($f)::+, 4 $(, $c)*),
+        }
+    };
+}
+
+/// [`szk!`] for one size.
+macro_rules! kinds {
+    ($u:expr, $($f:ident)::+, $s:literal $(, $c:expr)*) => {
+        match ($u.dst.kind(), $u.src.kind()) {
+            (K_REG, K_REG) => $($f)::+::<$s $(, { $c })*, K_REG, K_REG> as Handler,
+            (K_REG, K_MEM) => $($f)::+::<$s $(, { $c })*, K_REG, K_MEM> as Handler,
+            (K_MEM, K_REG) => $($f)::+::<$s $(, { $c })*, K_MEM, K_REG> as Handler,
+            (K_REG, K_IMM) => $($f)::+::<$s $(, { $c })*, K_REG, K_IMM> as Handler,
+            (K_MEM, K_IMM) => $($f)::+::<$s $(, { $c })*, K_MEM, K_IMM> as Handler,
+            _ => $($f)::+::<$s $(, { $c })*, K_ANY, K_ANY> as Handler,
+        }
+    };
+}
+
+/// The PUSH/POP instance of size 2 or 4 for the operand kind of the micro-op's `dst`.
+macro_rules! stack_op {
+    ($s:expr, $u:expr, $($f:ident)::+) => {
+        match ($s == 4, $u.dst.kind()) {
+            (true, K_REG) => $($f)::+::<4, K_REG> as Handler,
+            (true, K_MEM) => $($f)::+::<4, K_MEM> as Handler,
+            (true, K_IMM) => $($f)::+::<4, K_IMM> as Handler,
+            (true, _) => $($f)::+::<4, K_ANY> as Handler,
+            (false, K_REG) => $($f)::+::<2, K_REG> as Handler,
+            (false, K_MEM) => $($f)::+::<2, K_MEM> as Handler,
+            (false, K_IMM) => $($f)::+::<2, K_IMM> as Handler,
+            (false, _) => $($f)::+::<2, K_ANY> as Handler,
+        }
+    };
+}
+
+/// The MOVZX/MOVSX instance for a source of kind `k` (register or memory).
+macro_rules! movx {
+    ($k:expr, $d:literal, $s:literal, $signed:literal) => {
+        match $k {
+            K_REG => data::movx::<$d, $s, $signed, K_REG> as Handler,
+            K_MEM => data::movx::<$d, $s, $signed, K_MEM> as Handler,
+            _ => data::movx::<$d, $s, $signed, K_ANY> as Handler,
+        }
+    };
+}
+
+/// The Jcc instance for condition code `cc` (0..15), so the condition is not dispatched on at
+/// run time.
+fn jcc_handler<const S: usize>(cc: u8) -> Handler {
+    use control::jcc;
+    [
+        jcc::<S, 0>,
+        jcc::<S, 1>,
+        jcc::<S, 2>,
+        jcc::<S, 3>,
+        jcc::<S, 4>,
+        jcc::<S, 5>,
+        jcc::<S, 6>,
+        jcc::<S, 7>,
+        jcc::<S, 8>,
+        jcc::<S, 9>,
+        jcc::<S, 10>,
+        jcc::<S, 11>,
+        jcc::<S, 12>,
+        jcc::<S, 13>,
+        jcc::<S, 14>,
+        jcc::<S, 15>,
+    ][cc as usize & 15]
 }
 
 /// GPR number and size in bytes.
@@ -341,15 +422,15 @@ fn translate(ins: &Instruction, p: &Prefixes) -> (Uop, bool) {
         return (u, false);
     }
     u.run = match m {
-        M::Add => sz!(s0, alu::alu, alu::ADD),
-        M::Or => sz!(s0, alu::alu, alu::OR),
-        M::Adc => sz!(s0, alu::alu, alu::ADC),
-        M::Sbb => sz!(s0, alu::alu, alu::SBB),
-        M::And => sz!(s0, alu::alu, alu::AND),
-        M::Sub => sz!(s0, alu::alu, alu::SUB),
-        M::Xor => sz!(s0, alu::alu, alu::XOR),
-        M::Cmp => sz!(s0, alu::alu, alu::CMP),
-        M::Test => sz!(s0, alu::alu, alu::TEST),
+        M::Add => szk!(s0, u, alu::alu, alu::ADD),
+        M::Or => szk!(s0, u, alu::alu, alu::OR),
+        M::Adc => szk!(s0, u, alu::alu, alu::ADC),
+        M::Sbb => szk!(s0, u, alu::alu, alu::SBB),
+        M::And => szk!(s0, u, alu::alu, alu::AND),
+        M::Sub => szk!(s0, u, alu::alu, alu::SUB),
+        M::Xor => szk!(s0, u, alu::alu, alu::XOR),
+        M::Cmp => szk!(s0, u, alu::alu, alu::CMP),
+        M::Test => szk!(s0, u, alu::alu, alu::TEST),
         M::Inc => sz!(s0, alu::inc),
         M::Dec => sz!(s0, alu::dec),
         M::Neg => sz!(s0, alu::neg),
@@ -407,20 +488,22 @@ fn translate(ins: &Instruction, p: &Prefixes) -> (Uop, bool) {
             } else if r0.is_tr() || r1.is_tr() {
                 system::ud
             } else {
-                sz!(s0, data::mov)
+                szk!(s0, u, data::mov)
             }
         }
         M::Movzx | M::Movsx => {
             let src = operand_size(ins, 1).unwrap_or(1);
+            let k = u.src.kind();
+            // 66 0F B7/BF: a word source into a word destination (only the low word changes)
             match (s0, src, m == M::Movsx) {
-                (2, 1, false) => data::movx::<2, 1, false>,
-                (2, _, false) => data::movx::<2, 2, false>, // 66 0F B7: only the low word changes
-                (4, 1, false) => data::movx::<4, 1, false>,
-                (_, _, false) => data::movx::<4, 2, false>,
-                (2, 1, true) => data::movx::<2, 1, true>,
-                (2, _, true) => data::movx::<2, 2, true>,
-                (4, 1, true) => data::movx::<4, 1, true>,
-                (_, _, true) => data::movx::<4, 2, true>,
+                (2, 1, false) => movx!(k, 2, 1, false),
+                (2, _, false) => movx!(k, 2, 2, false),
+                (4, 1, false) => movx!(k, 4, 1, false),
+                (_, _, false) => movx!(k, 4, 2, false),
+                (2, 1, true) => movx!(k, 2, 1, true),
+                (2, _, true) => movx!(k, 2, 2, true),
+                (4, 1, true) => movx!(k, 4, 1, true),
+                (_, _, true) => movx!(k, 4, 2, true),
             }
         }
         M::Xchg => sz!(s0, data::xchg),
@@ -481,9 +564,9 @@ fn translate(ins: &Instruction, p: &Prefixes) -> (Uop, bool) {
             if ins.op_kind(0) == OpKind::Register && sreg(ins.op_register(0)).is_some() {
                 sz2!(osz, stack::push_seg)
             } else if ins.op_kind(0) == OpKind::Memory || ins.op_kind(0) == OpKind::Register {
-                sz2!(s0, stack::push)
+                stack_op!(s0, u, stack::push)
             } else {
-                sz2!(osz, stack::push)
+                stack_op!(osz, u, stack::push)
             }
         }
         M::Pop => {
@@ -491,7 +574,7 @@ fn translate(ins: &Instruction, p: &Prefixes) -> (Uop, bool) {
                 ends = true;
                 sz2!(osz, stack::pop_seg)
             } else {
-                sz2!(s0, stack::pop)
+                stack_op!(s0, u, stack::pop)
             }
         }
         M::Pusha => stack::pusha::<2>,
@@ -629,8 +712,8 @@ fn translate(ins: &Instruction, p: &Prefixes) -> (Uop, bool) {
                 Some(c) => {
                     u.imm2 = c as u32;
                     match ins.op_kind(0) {
-                        OpKind::NearBranch16 => control::jcc::<2>,
-                        OpKind::NearBranch32 => control::jcc::<4>,
+                        OpKind::NearBranch16 => jcc_handler::<2>(c),
+                        OpKind::NearBranch32 => jcc_handler::<4>(c),
                         _ if ins.op_count() == 1 => data::setcc,
                         _ => sz2!(s0, data::cmov),
                     }

@@ -2,6 +2,9 @@
 //! otherwise. An access that crosses a page boundary translates both pages before touching
 //! memory, so a page fault on the second page leaves memory unchanged. "System" accesses
 //! (descriptor tables, the TSS, the IDT) are supervisor accesses whatever the CPL.
+//!
+//! An access within one page first tries the host fast path (`mmu/fast.rs`) and fills it
+//! after a slow access to plain RAM.
 
 use super::exception::Exception;
 use super::Cpu;
@@ -45,12 +48,20 @@ impl Cpu {
         lin: u32,
         user: bool,
     ) -> Result<u32, Exception> {
+        if (lin & 0xFFF) as usize <= 0x1000 - S {
+            let (epoch, a20) = (bus.mem.epoch(), bus.a20_mask);
+            if let Some(a) = self.mmu.fast.lookup::<false>(lin, user, epoch, a20) {
+                return Ok(bus.mem.read_ram::<S>(a));
+            }
+            let p = self.phys(bus, lin, Access::Read, user)?;
+            let a = p & a20;
+            if bus.mem.fast_readable(a) {
+                self.mmu.fast.fill(lin, a & !0xFFF, user, false, epoch, a20);
+            }
+            return Ok(bus.read::<S>(p));
+        }
         if !self.mmu.enabled {
             return Ok(bus.read::<S>(lin));
-        }
-        if (lin & 0xFFF) as usize <= 0x1000 - S {
-            let p = self.mmu.translate(bus, lin, Access::Read, user)?;
-            return Ok(bus.read::<S>(p));
         }
         let frames = self.split(bus, lin, S, Access::Read, user)?;
         let mut v = 0;
@@ -69,11 +80,21 @@ impl Cpu {
         v: u32,
         user: bool,
     ) -> Result<(), Exception> {
-        if !self.mmu.enabled {
-            bus.write::<S>(lin, v);
-        } else if (lin & 0xFFF) as usize <= 0x1000 - S {
-            let p = self.mmu.translate(bus, lin, Access::Write, user)?;
+        if (lin & 0xFFF) as usize <= 0x1000 - S {
+            let (epoch, a20) = (bus.mem.epoch(), bus.a20_mask);
+            if let Some(a) = self.mmu.fast.lookup::<true>(lin, user, epoch, a20) {
+                bus.mem.write_ram::<S>(a, v);
+                return Ok(());
+            }
+            let p = self.phys(bus, lin, Access::Write, user)?;
             bus.write::<S>(p, v);
+            // after the write: a page that held code no longer does (its blocks are stale)
+            let a = p & a20;
+            if bus.mem.fast_writable(a) && bus.mem.epoch() == epoch {
+                self.mmu.fast.fill(lin, a & !0xFFF, user, true, epoch, a20);
+            }
+        } else if !self.mmu.enabled {
+            bus.write::<S>(lin, v);
         } else {
             let frames = self.split(bus, lin, S, Access::Write, user)?;
             for i in 0..S as u32 {

@@ -47,7 +47,12 @@ pub enum RegValue {
 
 /// Every register name.
 pub fn names() -> Vec<String> {
-    let mut v: Vec<String> = GPR32.iter().chain(&GPR16).chain(&GPR8).map(|s| s.to_string()).collect();
+    let mut v: Vec<String> = GPR32
+        .iter()
+        .chain(&GPR16)
+        .chain(&GPR8)
+        .map(|s| s.to_string())
+        .collect();
     v.extend(SEGS.iter().map(|(n, _)| n.to_string()));
     v.extend(OTHER.iter().map(|s| s.to_string()));
     v.extend((0..8).map(|i| format!("dr{i}")));
@@ -167,9 +172,14 @@ pub fn set(s: &mut CpuState, name: &str, v: RegValue) -> Result<(), String> {
             None => format!("no register named {name:?}"),
         });
     };
-    let v = if bits == 128 { v } else { v & ((1u128 << bits) - 1) };
+    let v = if bits == 128 {
+        v
+    } else {
+        v & ((1u128 << bits) - 1)
+    };
     let v32 = v as u32;
-    let put = |r: &mut u32, mask: u32, shift: u32| *r = (*r & !(mask << shift)) | ((v32 & mask) << shift);
+    let put =
+        |r: &mut u32, mask: u32, shift: u32| *r = (*r & !(mask << shift)) | ((v32 & mask) << shift);
     let top = (s.fpu.fsw >> 11) as usize & 7;
     if let Some(i) = index(&GPR32, name) {
         s.regs[i] = v32;
@@ -234,7 +244,15 @@ mod tests {
         assert_eq!((s.regs[3], s.regs[1]), (0xAB00, 0xFFFF));
         set(&mut s, "eflags", RegValue::Int(u128::MAX)).unwrap();
         assert_eq!(s.eflags, EFLAGS_WRITABLE | flag::FIXED1);
-        set(&mut s, "gdtr", RegValue::Table(TableReg { base: 0x1000, limit: 23 })).unwrap();
+        set(
+            &mut s,
+            "gdtr",
+            RegValue::Table(TableReg {
+                base: 0x1000,
+                limit: 23,
+            }),
+        )
+        .unwrap();
         assert_eq!(get(&s, "gdtr"), Some(RegValue::Table(s.gdtr)));
         assert!(names().iter().all(|n| get(&s, n).is_some()));
     }
@@ -245,9 +263,15 @@ mod tests {
         set(&mut s, "ds", RegValue::Int(0x1234)).unwrap();
         assert_eq!((s.segs[SegReg::Ds as usize].base), 0x12340);
         s.cr0 |= cr0::PE;
-        assert!(set(&mut s, "ds", RegValue::Int(0x10)).unwrap_err().contains("descriptor load"));
-        assert!(set(&mut s, "tr", RegValue::Int(0)).unwrap_err().contains("read-only"));
-        assert!(set(&mut s, "rax", RegValue::Int(0)).unwrap_err().contains("no register"));
+        assert!(set(&mut s, "ds", RegValue::Int(0x10))
+            .unwrap_err()
+            .contains("descriptor load"));
+        assert!(set(&mut s, "tr", RegValue::Int(0))
+            .unwrap_err()
+            .contains("read-only"));
+        assert!(set(&mut s, "rax", RegValue::Int(0))
+            .unwrap_err()
+            .contains("no register"));
     }
 
     #[test]
@@ -255,6 +279,12 @@ mod tests {
         let mut s = CpuState::reset();
         s.fpu.fsw = 6 << 11; // TOP = 6: ST0 is R6, ST2 is R0
         set(&mut s, "st2", RegValue::Int(0x3FFF_8000_0000_0000_0000)).unwrap();
-        assert_eq!(s.fpu.regs[0], F80 { signif: 1 << 63, sign_exp: 0x3FFF });
+        assert_eq!(
+            s.fpu.regs[0],
+            F80 {
+                signif: 1 << 63,
+                sign_exp: 0x3FFF
+            }
+        );
     }
 }

@@ -13,6 +13,16 @@ pub type Handler = fn(&mut Cpu, &mut Bus, &Uop) -> Result<(), Exception>;
 /// "No register" in [`MemRef::base`] / [`MemRef::index`].
 pub const NO_REG: u8 = 0xFF;
 
+/// Operand-kind parameter of a handler specialised at decode time: any kind (matched at run
+/// time).
+pub const K_ANY: u8 = 0;
+/// Operand-kind parameter: a general register.
+pub const K_REG: u8 = 1;
+/// Operand-kind parameter: the memory operand.
+pub const K_MEM: u8 = 2;
+/// Operand-kind parameter: the immediate.
+pub const K_IMM: u8 = 3;
+
 /// An operand's location.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Opnd {
@@ -24,6 +34,28 @@ pub enum Opnd {
     Mem,
     /// The immediate in [`Uop::imm`].
     Imm,
+}
+
+impl Opnd {
+    /// The `K_*` kind of this operand (`K_ANY` for an absent one), for choosing a handler
+    /// specialised to it.
+    pub fn kind(self) -> u8 {
+        match self {
+            Opnd::Reg(_) => K_REG,
+            Opnd::Mem => K_MEM,
+            Opnd::Imm => K_IMM,
+            Opnd::None => K_ANY,
+        }
+    }
+
+    /// The register index of a register operand (0 otherwise).
+    #[inline(always)]
+    pub fn reg_index(self) -> u8 {
+        match self {
+            Opnd::Reg(r) => r,
+            _ => 0,
+        }
+    }
 }
 
 /// A memory operand: `seg:[base + index << scale + disp]`.

@@ -123,9 +123,7 @@ impl Device {
             Device::Pci(p) => p.io_read(port, size),
             Device::AcpiPm(a) => a.io_read(port, size, now),
             Device::Scratch(d) => d.read(offset as u64, size),
-            Device::Lapic(_) | Device::Ioapic(_) | Device::Virtio(_) => {
-                u32::MAX >> (32 - 8 * size)
-            }
+            Device::Lapic(_) | Device::Ioapic(_) | Device::Virtio(_) => u32::MAX >> (32 - 8 * size),
         }
     }
 

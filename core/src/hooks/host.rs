@@ -203,9 +203,27 @@ mod tests {
         let mut m = machine();
         let mut hooks = HostHooks::<&str>::default();
         let none = |_: &&str| hook_fn(|_| HookAction::Continue);
-        let a = hooks.add(&mut m, HostHookKind::Code, vec![(0x7C03, 0x7C03)], "int", none);
-        hooks.add(&mut m, HostHookKind::Interrupt, vec![(0x21, 0x21)], "vector", none);
-        hooks.add(&mut m, HostHookKind::Code, vec![(0x9000, 0x9FFF)], "far", none);
+        let a = hooks.add(
+            &mut m,
+            HostHookKind::Code,
+            vec![(0x7C03, 0x7C03)],
+            "int",
+            none,
+        );
+        hooks.add(
+            &mut m,
+            HostHookKind::Interrupt,
+            vec![(0x21, 0x21)],
+            "vector",
+            none,
+        );
+        hooks.add(
+            &mut m,
+            HostHookKind::Code,
+            vec![(0x9000, 0x9FFF)],
+            "far",
+            none,
+        );
         assert!(hooks.any_deferred());
         assert_eq!(m.run(100).unwrap(), ExitReason::Hooked);
         let ev = m.last_hook_event().unwrap();

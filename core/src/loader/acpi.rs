@@ -86,7 +86,12 @@ fn dsdt(ram_size: u64) -> Vec<u8> {
     let typ = acpi_pm::SLP_TYP_S5 as u32;
     let mut aml = aml::name(
         "_S5",
-        &aml::package(&[aml::integer(typ), aml::integer(typ), aml::integer(0), aml::integer(0)]),
+        &aml::package(&[
+            aml::integer(typ),
+            aml::integer(typ),
+            aml::integer(0),
+            aml::integer(0),
+        ]),
     );
     let window_start = ram_size.div_ceil(1 << 28).max(1) << 28;
     let routes: Vec<(u16, u8)> = (0..16)
@@ -94,7 +99,11 @@ fn dsdt(ram_size: u64) -> Vec<u8> {
         .map(|slot| (slot, crate::bus::pci_irq(slot)))
         .collect();
     if window_start < ioapic::BASE as u64 {
-        aml.extend(aml::pci_root(window_start as u32, ioapic::BASE - 1, &routes));
+        aml.extend(aml::pci_root(
+            window_start as u32,
+            ioapic::BASE - 1,
+            &routes,
+        ));
     }
     table(b"DSDT", 2, &aml)
 }

@@ -120,7 +120,12 @@ pub fn eisa_id(id: &str) -> Vec<u8> {
     let c = |i: usize| (b[i] - b'@') as u32 & 0x1F;
     let vendor = c(0) << 10 | c(1) << 5 | c(2);
     let product = u32::from_str_radix(&id[3..7], 16).unwrap_or(0);
-    let bytes = [(vendor >> 8) as u8, vendor as u8, (product >> 8) as u8, product as u8];
+    let bytes = [
+        (vendor >> 8) as u8,
+        vendor as u8,
+        (product >> 8) as u8,
+        product as u8,
+    ];
     let mut v = vec![0x0C];
     v.extend_from_slice(&bytes);
     v
@@ -159,7 +164,12 @@ pub fn pci_root(mmio_start: u32, mmio_end: u32, routes: &[(u16, u8)]) -> Vec<u8>
         .iter()
         .map(|&(slot, gsi)| {
             // address 0xSSSSFFFF (any function), pin 0 (INTA#), source 0 (a GSI), the GSI
-            package(&[integer((slot as u32) << 16 | 0xFFFF), integer(0), integer(0), integer(gsi as u32)])
+            package(&[
+                integer((slot as u32) << 16 | 0xFFFF),
+                integer(0),
+                integer(0),
+                integer(gsi as u32),
+            ])
         })
         .collect();
     let mut terms = name("_HID", &eisa_id("PNP0A03"));
@@ -195,7 +205,9 @@ mod tests {
         assert_eq!(aml[0], 0x10, "ScopeOp");
         // the outer PkgLength covers the whole object
         let (lead, extra) = (aml[1], (aml[1] >> 6) as usize);
-        let total = (0..extra).fold((lead & 0xF) as usize, |t, i| t | (aml[2 + i] as usize) << (4 + 8 * i));
+        let total = (0..extra).fold((lead & 0xF) as usize, |t, i| {
+            t | (aml[2 + i] as usize) << (4 + 8 * i)
+        });
         assert_eq!(1 + total, aml.len());
         assert!(aml.windows(4).any(|w| w == b"_PRT"));
         assert!(aml.windows(4).any(|w| w == b"PCI0"));

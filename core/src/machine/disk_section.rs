@@ -58,7 +58,10 @@ pub(super) fn decode(bytes: &[u8], disks: &[Disk]) -> Result<Vec<DecodedDisk>, V
     let u64_of = |b: &[u8]| u64::from_le_bytes(b.try_into().expect("8 bytes"));
     let count = u32::from_le_bytes(take(4, "disk count")?.try_into().expect("4 bytes"));
     if count as usize != disks.len() {
-        return Err(bad(format!("{count} disks, the configuration has {}", disks.len())));
+        return Err(bad(format!(
+            "{count} disks, the configuration has {}",
+            disks.len()
+        )));
     }
     let mut out = Vec::with_capacity(disks.len());
     for (i, disk) in disks.iter().enumerate() {
@@ -70,14 +73,19 @@ pub(super) fn decode(bytes: &[u8], disks: &[Disk]) -> Result<Vec<DecodedDisk>, V
         let flushes = u64_of(take(8, "flush count")?);
         let chunks = u64_of(take(8, "chunk count")?);
         if chunks > disk.chunk_count() {
-            return Err(bad(format!("disk {i}: {chunks} chunks, it has {}", disk.chunk_count())));
+            return Err(bad(format!(
+                "disk {i}: {chunks} chunks, it has {}",
+                disk.chunk_count()
+            )));
         }
         let mut overlay = Vec::new();
         let mut last: Option<u64> = None;
         for _ in 0..chunks {
             let index = u64_of(take(8, "chunk index")?);
             if index >= disk.chunk_count() || last.is_some_and(|l| index <= l) {
-                return Err(bad(format!("disk {i}: chunk {index} out of order or outside the disk")));
+                return Err(bad(format!(
+                    "disk {i}: chunk {index} out of order or outside the disk"
+                )));
             }
             last = Some(index);
             let data = take(disk.expected_chunk_len(index), "chunk bytes")?;
@@ -87,7 +95,10 @@ pub(super) fn decode(bytes: &[u8], disks: &[Disk]) -> Result<Vec<DecodedDisk>, V
         out.push((overlay, flushes));
     }
     if at != bytes.len() {
-        return Err(bad(format!("{} bytes after the last disk", bytes.len() - at)));
+        return Err(bad(format!(
+            "{} bytes after the last disk",
+            bytes.len() - at
+        )));
     }
     Ok(out)
 }
@@ -115,7 +126,10 @@ mod tests {
         assert_eq!(chunks, vec![1, 3]);
         assert_eq!(back[0].0[1].1.len(), 1024, "the short last chunk");
         for n in 0..bytes.len() {
-            assert!(decode(&bytes[..n], std::slice::from_ref(&d)).is_err(), "truncated to {n}");
+            assert!(
+                decode(&bytes[..n], std::slice::from_ref(&d)).is_err(),
+                "truncated to {n}"
+            );
         }
         let mut extra = bytes.clone();
         extra.push(0);
@@ -137,8 +151,13 @@ mod tests {
         let second = 60 + 8 + 4096;
         let mut b = bytes;
         b[second..second + 8].copy_from_slice(&1u64.to_le_bytes());
-        let e = decode(&b, std::slice::from_ref(&d)).unwrap_err().to_string();
+        let e = decode(&b, std::slice::from_ref(&d))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("out of order"), "{e}");
-        assert!(decode(&[0, 0, 0, 0], std::slice::from_ref(&d)).is_err(), "no disks");
+        assert!(
+            decode(&[0, 0, 0, 0], std::slice::from_ref(&d)).is_err(),
+            "no disks"
+        );
     }
 }

@@ -237,7 +237,11 @@ fn code_watched_ranges_wrap_around_4_gib() {
     assert!(super::code_watched(&bps, &hooks, 0x10, 0x10));
     assert!(!super::code_watched(&bps, &hooks, 0x11, 0xFFFF_FFFF));
     let mut hooks = crate::hooks::Hooks::default();
-    hooks.add_code(0xFFFF_FF00, 0xFFFF_FFFF, crate::hooks::hook_fn(|_| HookAction::Continue));
+    hooks.add_code(
+        0xFFFF_FF00,
+        0xFFFF_FFFF,
+        crate::hooks::hook_fn(|_| HookAction::Continue),
+    );
     assert!(hooks.code_in(0xFFFF_FFF0, 0x10));
     assert!(!hooks.code_in(0x0, 0xFFFF_FEFF));
 }

@@ -42,7 +42,11 @@ impl NetLink {
     /// Runs both machines to the next quantum boundary and exchanges their frames. Returns
     /// how each machine's slice ended ([`ExitReason::BudgetReached`] or
     /// [`ExitReason::Idle`]: it got there; anything else: it stopped, e.g. powered off).
-    pub fn step(&mut self, a: &mut Machine, b: &mut Machine) -> Result<(ExitReason, ExitReason), VmError> {
+    pub fn step(
+        &mut self,
+        a: &mut Machine,
+        b: &mut Machine,
+    ) -> Result<(ExitReason, ExitReason), VmError> {
         self.now_ns += self.quantum_ns;
         let ea = run_to(a, self.now_ns)?;
         let eb = run_to(b, self.now_ns)?;
@@ -98,7 +102,8 @@ mod tests {
         })
         .unwrap();
         // a halted CPU with interrupts on and no timers: idles
-        m.load_flat(&[0xFB, 0xF4, 0xEB, 0xFD], 0x7C00, 0x7C00).unwrap();
+        m.load_flat(&[0xFB, 0xF4, 0xEB, 0xFD], 0x7C00, 0x7C00)
+            .unwrap();
         m
     }
 
@@ -107,8 +112,14 @@ mod tests {
         let (mut a, mut b) = (machine(), machine());
         let mut link = NetLink::new(&a, &b, 1000);
         let (ea, eb) = link.step(&mut a, &mut b).unwrap();
-        assert!(matches!(ea, ExitReason::Halted | ExitReason::Idle), "{ea:?}");
-        assert!(matches!(eb, ExitReason::Halted | ExitReason::Idle), "{eb:?}");
+        assert!(
+            matches!(ea, ExitReason::Halted | ExitReason::Idle),
+            "{ea:?}"
+        );
+        assert!(
+            matches!(eb, ExitReason::Halted | ExitReason::Idle),
+            "{eb:?}"
+        );
         assert_eq!(link.now_ns, 1000);
         assert_eq!(a.idle_limit, None, "the host's limit is put back");
     }

@@ -18,17 +18,17 @@ mod virtio;
 use crate::bus::Bus;
 use crate::cpu::flag;
 use crate::cpu::{BlockCache, BlockStats, Cpu, CpuState, Exception, SegReg};
+pub use crate::devices::virtio::disk::{Disk, DiskImage};
 use crate::devices::{DebugConsole, Device, DeviceId};
 use crate::memory::GuestMemory;
 use crate::VmError;
 pub use checkpoint::Checkpoint;
+pub use link::{NetLink, DEFAULT_QUANTUM_NS};
 pub use replay::{
     first_difference, Divergence, RecordStart, Replay, ReplayStatus, DEFAULT_CHECKPOINT_INTERVAL,
 };
-pub use link::{NetLink, DEFAULT_QUANTUM_NS};
 pub use snapshot::SnapshotOptions;
 pub use virtio::{DiskConfig, VirtioConfig, DEFAULT_MAC};
-pub use crate::devices::virtio::disk::{Disk, DiskImage};
 
 /// Consecutive idle skips (HLT to the next timer) that deliver no interrupt before `run`
 /// reports the CPU as halted for good.

@@ -210,7 +210,10 @@ impl Machine {
     /// [`Machine::from_snapshot`] for a machine with virtio disks: `disks` are their base
     /// images as they were attached (checked against the size and SHA-256 the snapshot
     /// names); what the guest wrote comes from the snapshot.
-    pub fn from_snapshot_with_disks(bytes: &[u8], disks: Vec<DiskImage>) -> Result<Machine, VmError> {
+    pub fn from_snapshot_with_disks(
+        bytes: &[u8],
+        disks: Vec<DiskImage>,
+    ) -> Result<Machine, VmError> {
         Self::restore_snapshot(bytes, MAX_BODY, disks)
     }
 

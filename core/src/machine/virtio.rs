@@ -58,7 +58,10 @@ mod id {
 }
 
 /// Checks `images` against the configured disks: same count, sizes and hashes.
-pub(super) fn check_disk_images(config: &MachineConfig, images: &[DiskImage]) -> Result<(), VmError> {
+pub(super) fn check_disk_images(
+    config: &MachineConfig,
+    images: &[DiskImage],
+) -> Result<(), VmError> {
     let want = &config.virtio.disks;
     if images.len() != want.len() {
         return Err(VmError::Image(format!(
@@ -118,7 +121,9 @@ impl Machine {
         let Some((dev, v)) = self.bus.virtio_device(id::CONSOLE, 0) else {
             return Err(VmError::Config("the machine has no virtio console".into()));
         };
-        let VirtioKind::Console(c) = &mut v.kind else { unreachable!("device id 3") };
+        let VirtioKind::Console(c) = &mut v.kind else {
+            unreachable!("device id 3")
+        };
         if !c.send(data) {
             return Err(VmError::Config(format!(
                 "the guest has not read the virtio console's input ({} bytes wait)",
@@ -156,7 +161,9 @@ impl Machine {
         let Some((dev, v)) = self.bus.virtio_device(id::NET, 0) else {
             return Err(VmError::Config("the machine has no virtio-net".into()));
         };
-        let VirtioKind::Net(n) = &mut v.kind else { unreachable!("device id 1") };
+        let VirtioKind::Net(n) = &mut v.kind else {
+            unreachable!("device id 1")
+        };
         n.send(frame).map_err(VmError::Config)?;
         self.record_if_recording(EventKind::NetFrame(frame.to_vec()));
         self.bus.virtio_input(dev, 1);
@@ -180,7 +187,9 @@ impl Machine {
         let Some((dev, v)) = self.bus.virtio_device(id::BALLOON, 0) else {
             return Err(VmError::Config("the machine has no virtio balloon".into()));
         };
-        let VirtioKind::Balloon(b) = &mut v.kind else { unreachable!("device id 5") };
+        let VirtioKind::Balloon(b) = &mut v.kind else {
+            unreachable!("device id 5")
+        };
         b.target = pages;
         v.host_config_changed();
         self.record_if_recording(EventKind::BalloonTarget(pages));
@@ -206,7 +215,11 @@ impl Machine {
     /// host that keeps the image in a file writes back. Host bookkeeping only: taking them
     /// changes nothing the guest sees.
     pub fn take_disk_writes(&mut self, i: usize) -> Vec<(u64, Vec<u8>)> {
-        self.bus.disks.get_mut(i).map(Disk::take_unsynced).unwrap_or_default()
+        self.bus
+            .disks
+            .get_mut(i)
+            .map(Disk::take_unsynced)
+            .unwrap_or_default()
     }
 
     /// Why each virtio device that entered DEVICE_NEEDS_RESET did so: (PCI slot, message).

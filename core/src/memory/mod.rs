@@ -23,14 +23,38 @@ pub const PAGE_CODE: u8 = 1 << 3;
 /// Attributes that make a read take the slow path.
 const SLOW_READ: u8 = PAGE_HOLE | PAGE_MMIO;
 
+/// Attributes that make a write take the slow path.
+const SLOW_WRITE: u8 = PAGE_ROM | PAGE_HOLE | PAGE_MMIO | PAGE_CODE;
+
+/// A memory epoch never used before in this process (see [`GuestMemory::epoch`]).
+fn fresh_epoch() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
 /// Guest RAM with page attributes and bitmaps. Sized at construction, never reallocated.
-#[derive(Clone)]
 pub struct GuestMemory {
     ram: Vec<u8>,
     page_attr: Vec<u8>,
     dirty: Vec<u64>,
     code_gen: Vec<u32>,
     code_written: bool,
+    epoch: u64,
+}
+
+impl Clone for GuestMemory {
+    /// A copy with its own epoch: the CPU's fast path filled for one never serves the other.
+    fn clone(&self) -> Self {
+        Self {
+            ram: self.ram.clone(),
+            page_attr: self.page_attr.clone(),
+            dirty: self.dirty.clone(),
+            code_gen: self.code_gen.clone(),
+            code_written: self.code_written,
+            epoch: fresh_epoch(),
+        }
+    }
 }
 
 impl std::fmt::Debug for GuestMemory {
@@ -61,6 +85,7 @@ impl GuestMemory {
             dirty: vec![0; pages.div_ceil(64)],
             code_gen: vec![0; pages],
             code_written: false,
+            epoch: fresh_epoch(),
         })
     }
 
@@ -81,9 +106,50 @@ impl GuestMemory {
         self.page_attr[(addr >> PAGE_SHIFT) as usize]
     }
 
+    /// Identifies the page attributes that the CPU's host fast path (`mmu/fast.rs`) relies on:
+    /// it changes (to a value no memory in this process had before) whenever a page gains an
+    /// attribute that sends accesses down the slow path; a clone gets its own. Not guest state.
+    #[inline(always)]
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Whether guest reads at `addr` may take the fast path: RAM, not a hole or MMIO.
+    #[inline]
+    pub(crate) fn fast_readable(&self, addr: u32) -> bool {
+        (addr as usize) < self.ram.len() && self.page_attr(addr) & SLOW_READ == 0
+    }
+
+    /// Whether guest writes at `addr` may take the fast path: RAM, not ROM, a hole, MMIO or
+    /// a page holding decoded code.
+    #[inline]
+    pub(crate) fn fast_writable(&self, addr: u32) -> bool {
+        (addr as usize) < self.ram.len() && self.page_attr(addr) & SLOW_WRITE == 0
+    }
+
+    /// Reads `N` bytes at RAM offset `a` for the fast path (which checked the page).
+    #[inline(always)]
+    pub(crate) fn read_ram<const N: usize>(&self, a: u32) -> u32 {
+        let a = a as usize;
+        let mut w = [0u8; 4];
+        w[..N].copy_from_slice(&self.ram[a..a + N]);
+        u32::from_le_bytes(w)
+    }
+
+    /// Writes `N` bytes at RAM offset `a` for the fast path (which checked the page: plain RAM
+    /// holding no decoded code) and marks the page dirty.
+    #[inline(always)]
+    pub(crate) fn write_ram<const N: usize>(&mut self, a: u32, v: u32) {
+        let a = a as usize;
+        let p = a >> PAGE_SHIFT;
+        self.dirty[p >> 6] |= 1 << (p & 63);
+        self.ram[a..a + N].copy_from_slice(&v.to_le_bytes()[..N]);
+    }
+
     /// Sets attribute bits on every page of `[start, start+len)`; both must be page aligned.
     pub fn set_attr(&mut self, start: u32, len: u32, bits: u8) -> Result<(), crate::VmError> {
         let range = self.page_range(start, len)?;
+        self.epoch = fresh_epoch();
         for a in &mut self.page_attr[range] {
             *a |= bits;
         }
@@ -224,8 +290,14 @@ impl GuestMemory {
             return None;
         }
         if len > 0 {
-            let (first, last) = ((addr >> PAGE_SHIFT) as usize, ((end - 1) >> PAGE_SHIFT) as usize);
-            if self.page_attr[first..=last].iter().any(|a| a & forbidden != 0) {
+            let (first, last) = (
+                (addr >> PAGE_SHIFT) as usize,
+                ((end - 1) >> PAGE_SHIFT) as usize,
+            );
+            if self.page_attr[first..=last]
+                .iter()
+                .any(|a| a & forbidden != 0)
+            {
                 return None;
             }
         }
@@ -300,6 +372,9 @@ impl GuestMemory {
     pub fn mark_code(&mut self, addr: u32) -> u32 {
         let p = (addr >> PAGE_SHIFT) as usize;
         if p < self.page_attr.len() {
+            if self.page_attr[p] & PAGE_CODE == 0 {
+                self.epoch = fresh_epoch(); // fast-path writes to it must stop
+            }
             self.page_attr[p] |= PAGE_CODE;
             self.code_gen[p]
         } else {

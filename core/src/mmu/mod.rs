@@ -8,6 +8,7 @@
 //! A write is only allowed from the TLB when the leaf's Dirty bit is already set, so the first
 //! write to a clean page takes the walk and sets D. Left out: PCID, SMEP/SMAP, protection keys.
 
+pub(crate) mod fast;
 pub mod walk;
 
 pub use walk::{PagingMode, Translation, Walk, WalkFault, WalkStep};
@@ -55,6 +56,8 @@ const LARGE: u8 = 1 << 7;
 
 /// TLB entries (direct-mapped by linear page number; a power of two).
 const TLB_SIZE: usize = 4096;
+// the fast path drops slot i when TLB slot i changes: both must index alike
+const _: () = assert!(fast::FAST_SIZE == TLB_SIZE);
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, bincode::Encode, bincode::Decode)]
 pub(crate) struct TlbEntry {
@@ -71,7 +74,8 @@ pub(crate) struct TlbEntry {
 /// MMU counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct MmuStats {
-    /// Translations served by the TLB.
+    /// Translations served by the TLB (data accesses served by the host fast path,
+    /// `mmu/fast.rs`, are not counted).
     pub hits: u64,
     /// Translations that needed a page walk.
     pub misses: u64,
@@ -95,6 +99,8 @@ pub struct Mmu {
     tlb: Vec<TlbEntry>,
     has_large: bool,
     stats: MmuStats,
+    /// The host fast path for data accesses (kept a subset of `tlb`).
+    pub(crate) fast: fast::FastTlb,
 }
 
 impl Default for Mmu {
@@ -107,6 +113,7 @@ impl Default for Mmu {
             tlb: vec![TlbEntry::default(); TLB_SIZE],
             has_large: false,
             stats: MmuStats::default(),
+            fast: fast::FastTlb::default(),
         }
     }
 }
@@ -228,6 +235,7 @@ impl Mmu {
             self.has_large = true;
         }
         let frame = (t.phys as u32) & !0xFFF;
+        self.fast.drop_slot(lin);
         self.tlb[(lin >> 12) as usize & (TLB_SIZE - 1)] = TlbEntry {
             tag: (lin & !0xFFF) | 1,
             frame,
@@ -240,6 +248,7 @@ impl Mmu {
     /// Drops every entry; with `keep_global`, global entries stay (a CR3 load with CR4.PGE).
     pub(crate) fn flush(&mut self, keep_global: bool) {
         self.stats.flushes += 1;
+        self.fast.flush();
         for e in &mut self.tlb {
             if !(keep_global && e.bits & GLOBAL != 0) {
                 *e = TlbEntry::default();
@@ -291,6 +300,7 @@ impl Mmu {
         }
         self.tlb = tlb;
         self.has_large = has_large;
+        self.fast.flush();
         Ok(())
     }
 
@@ -299,7 +309,9 @@ impl Mmu {
     pub(crate) fn invlpg(&mut self, lin: u32) {
         self.stats.invlpg += 1;
         self.tlb[(lin >> 12) as usize & (TLB_SIZE - 1)] = TlbEntry::default();
+        self.fast.drop_slot(lin);
         if self.has_large {
+            self.fast.flush();
             for e in &mut self.tlb {
                 if e.bits & LARGE != 0 {
                     let mask = !((1u32 << e.size_log2) - 1);

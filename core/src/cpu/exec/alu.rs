@@ -5,7 +5,7 @@ use super::R;
 use crate::bus::Bus;
 use crate::cpu::flags::LazyKind;
 use crate::cpu::regs::mask;
-use crate::cpu::uop::{Opnd, Uop};
+use crate::cpu::uop::{Opnd, Uop, K_MEM, K_REG};
 use crate::cpu::Cpu;
 
 /// ALU operation numbers (the ModRM `reg` field of opcodes 80..83, plus TEST).
@@ -50,10 +50,20 @@ pub(crate) fn compute<const S: usize, const OP: u8>(cpu: &mut Cpu, a: u32, b: u3
     r
 }
 
-/// `dst = dst OP src` (CMP and TEST only set flags).
-pub(crate) fn alu<const S: usize, const OP: u8>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
-    let b = cpu.load::<S>(bus, u, u.src)?;
-    match u.dst {
+/// `dst = dst OP src` (CMP and TEST only set flags); `D`, `SRC`: the operand kinds the
+/// decoder fixed (`K_*`).
+pub(crate) fn alu<const S: usize, const OP: u8, const D: u8, const SRC: u8>(
+    cpu: &mut Cpu,
+    bus: &mut Bus,
+    u: &Uop,
+) -> R {
+    let b = cpu.load_k::<S, SRC>(bus, u, u.src)?;
+    let dst = match D {
+        K_REG => Opnd::Reg(u.dst.reg_index()),
+        K_MEM => Opnd::Mem,
+        _ => u.dst,
+    };
+    match dst {
         Opnd::Reg(d) => {
             let a = cpu.reg::<S>(d);
             let r = compute::<S, OP>(cpu, a, b);

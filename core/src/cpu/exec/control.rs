@@ -52,9 +52,9 @@ pub(crate) fn jmp_rel<const S: usize>(cpu: &mut Cpu, _: &mut Bus, u: &Uop) -> R 
     cpu.jump_near(rel_target::<S>(cpu, u))
 }
 
-/// Jcc rel (`imm2` = condition).
-pub(crate) fn jcc<const S: usize>(cpu: &mut Cpu, _: &mut Bus, u: &Uop) -> R {
-    if cpu.cond(u.imm2 as u8) {
+/// Jcc rel (`CC` = condition code, also kept in `imm2`).
+pub(crate) fn jcc<const S: usize, const CC: u8>(cpu: &mut Cpu, _: &mut Bus, u: &Uop) -> R {
+    if cpu.cond(CC) {
         cpu.jump_near(rel_target::<S>(cpu, u))
     } else {
         Ok(())

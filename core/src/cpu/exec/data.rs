@@ -9,13 +9,17 @@ use crate::cpu::flags::LazyKind;
 use crate::cpu::regs::{mask, sext};
 use crate::cpu::state::reg::{EAX, EBX, ECX, EDX};
 use crate::cpu::state::{flag, SegReg};
-use crate::cpu::uop::{Opnd, Uop, P_ADDR32};
+use crate::cpu::uop::{Opnd, Uop, K_REG, P_ADDR32};
 use crate::cpu::Cpu;
 
-/// MOV dst, src.
-pub(crate) fn mov<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
-    let v = cpu.load::<S>(bus, u, u.src)?;
-    cpu.store::<S>(bus, u, u.dst, v)
+/// MOV dst, src (`D`, `SRC`: the operand kinds the decoder fixed, `K_*`).
+pub(crate) fn mov<const S: usize, const D: u8, const SRC: u8>(
+    cpu: &mut Cpu,
+    bus: &mut Bus,
+    u: &Uop,
+) -> R {
+    let v = cpu.load_k::<S, SRC>(bus, u, u.src)?;
+    cpu.store_k::<S, D>(bus, u, u.dst, v)
 }
 
 /// MOV r/m, Sreg (`imm2` = segment). A 32-bit register destination gets the selector
@@ -35,15 +39,15 @@ pub(crate) fn mov_to_seg(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
     cpu.load_seg(bus, seg, v as u16)
 }
 
-/// MOVZX / MOVSX: `D`-byte destination from an `SRC`-byte source.
-pub(crate) fn movx<const D: usize, const SRC: usize, const SIGNED: bool>(
+/// MOVZX / MOVSX: `D`-byte destination from an `SRC`-byte source of kind `K` (`K_*`).
+pub(crate) fn movx<const D: usize, const SRC: usize, const SIGNED: bool, const K: u8>(
     cpu: &mut Cpu,
     bus: &mut Bus,
     u: &Uop,
 ) -> R {
-    let v = cpu.load::<SRC>(bus, u, u.src)?;
+    let v = cpu.load_k::<SRC, K>(bus, u, u.src)?;
     let v = if SIGNED { sext::<SRC>(v) } else { v };
-    cpu.store::<D>(bus, u, u.dst, v & mask::<D>())
+    cpu.store_k::<D, K_REG>(bus, u, u.dst, v & mask::<D>())
 }
 
 /// XCHG dst, src.

@@ -10,18 +10,20 @@ use crate::cpu::state::{flag, SegReg};
 use crate::cpu::uop::Uop;
 use crate::cpu::Cpu;
 
-/// PUSH r/m/imm (the value is read before SP moves: PUSH SP pushes the old SP).
-pub(crate) fn push<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
-    let v = cpu.load::<S>(bus, u, u.dst)?;
+/// PUSH r/m/imm of kind `K` (`K_*`; the value is read before SP moves: PUSH SP pushes the
+/// old SP).
+pub(crate) fn push<const S: usize, const K: u8>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
+    let v = cpu.load_k::<S, K>(bus, u, u.dst)?;
     cpu.push::<S>(bus, v)
 }
 
-/// POP r/m. A memory destination addressed through ESP uses the incremented ESP.
-pub(crate) fn pop<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
+/// POP r/m of kind `K` (`K_*`). A memory destination addressed through ESP uses the
+/// incremented ESP.
+pub(crate) fn pop<const S: usize, const K: u8>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
     let v = cpu.stack_peek::<S>(bus, 0)?;
     let old = cpu.s.regs[ESP as usize];
     cpu.set_sp(cpu.sp_offset(S as u32));
-    cpu.store::<S>(bus, u, u.dst, v)
+    cpu.store_k::<S, K>(bus, u, u.dst, v)
         .inspect_err(|_| cpu.s.regs[ESP as usize] = old)
 }
 

@@ -146,7 +146,11 @@ fn bulk_span<const S: usize>(
     }
     let len = (n * S as u64) as u32;
     cpu.linear(seg, off, len, write).ok()?;
-    let access = if write { crate::mmu::Access::Write } else { crate::mmu::Access::Read };
+    let access = if write {
+        crate::mmu::Access::Write
+    } else {
+        crate::mmu::Access::Read
+    };
     let phys = cpu.phys(bus, lin, access, cpu.cpl == 3).ok()? & bus.a20_mask;
     let plain = bus.mem.dma_ok(phys as u64, len as usize, write)
         && !(write && bus.mem.page_attr(phys) & crate::memory::PAGE_CODE != 0);
@@ -202,12 +206,19 @@ pub(crate) fn movs<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
 /// STOS: `ES:[DI] = acc`.
 pub(crate) fn stos<const S: usize>(cpu: &mut Cpu, bus: &mut Bus, u: &Uop) -> R {
     let step = cpu.df_step::<S>();
-    repeat(cpu, bus, u, Until::Count, stos_bulk::<S>, |cpu, bus, a32| {
-        let v = cpu.reg::<S>(EAX);
-        cpu.write_mem::<S>(bus, ES, cpu.index(EDI as u8, a32), v)?;
-        cpu.advance(EDI as u8, step, a32);
-        Ok(())
-    })
+    repeat(
+        cpu,
+        bus,
+        u,
+        Until::Count,
+        stos_bulk::<S>,
+        |cpu, bus, a32| {
+            let v = cpu.reg::<S>(EAX);
+            cpu.write_mem::<S>(bus, ES, cpu.index(EDI as u8, a32), v)?;
+            cpu.advance(EDI as u8, step, a32);
+            Ok(())
+        },
+    )
 }
 
 /// LODS: `acc = seg:[SI]`.

@@ -60,7 +60,12 @@ impl Balloon {
     pub fn config_write(&mut self, offset: u64, size: usize, value: u32) {
         if (4..8).contains(&offset) {
             let mut c = self.actual.to_le_bytes();
-            super::write_le(&mut c, offset as usize - 4, size.min(8 - offset as usize), value);
+            super::write_le(
+                &mut c,
+                offset as usize - 4,
+                size.min(8 - offset as usize),
+                value,
+            );
             self.actual = u32::from_le_bytes(c);
         }
     }
@@ -84,7 +89,11 @@ impl Balloon {
                 let bit = 1u64 << (pfn % 64);
                 if q == INFLATEQ {
                     // a page that is not plain RAM (ROM, MMIO) is not zeroed
-                    if cx.mem.dma_write((pfn * PAGE_SIZE) as u64, &[0u8; PAGE_SIZE]).is_some() {
+                    if cx
+                        .mem
+                        .dma_write((pfn * PAGE_SIZE) as u64, &[0u8; PAGE_SIZE])
+                        .is_some()
+                    {
                         self.inflated[pfn / 64] |= bit;
                     }
                 } else if q == DEFLATEQ {

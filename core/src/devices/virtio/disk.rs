@@ -197,10 +197,7 @@ impl Disk {
     /// overlay becomes unsynced, so a write-through host rewrites what changed.
     pub fn set_overlay(&mut self, chunks: Vec<(u64, Vec<u8>)>, flushes: u64) {
         self.unsynced.extend(self.overlay.keys().copied());
-        self.overlay = chunks
-            .into_iter()
-            .map(|(i, b)| (i, Arc::new(b)))
-            .collect();
+        self.overlay = chunks.into_iter().map(|(i, b)| (i, Arc::new(b))).collect();
         self.unsynced.extend(self.overlay.keys().copied());
         self.flushes = flushes;
     }
@@ -268,7 +265,10 @@ mod tests {
         let all = d.contents();
         assert_eq!(&all[3 * 4096 + 500..], &[9; 12]);
         let synced = d.take_unsynced();
-        assert_eq!(synced.iter().map(|c| c.0).collect::<Vec<_>>(), vec![0, 4096, 3 * 4096]);
+        assert_eq!(
+            synced.iter().map(|c| c.0).collect::<Vec<_>>(),
+            vec![0, 4096, 3 * 4096]
+        );
         assert!(d.take_unsynced().is_empty());
         d.zero(0, 4096);
         let mut z = vec![1; 4096];

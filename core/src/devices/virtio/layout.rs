@@ -63,7 +63,7 @@ pub fn pci_function(bdf: u16, irq: u8, bar: u32, kind: &VirtioKind, vectors: usi
     c[0x34] = CAP_MSIX as u8;
     c[0x3C] = irq;
     c[0x3D] = 1; // INTA#
-    // MSI-X: table size N-1, table and PBA in BAR 0
+                 // MSI-X: table size N-1, table and PBA in BAR 0
     c[CAP_MSIX] = 0x11;
     c[CAP_MSIX + 1] = CAP_COMMON as u8;
     c[CAP_MSIX + 2..CAP_MSIX + 4].copy_from_slice(&(vectors as u16 - 1).to_le_bytes());
@@ -71,13 +71,23 @@ pub fn pci_function(bdf: u16, irq: u8, bar: u32, kind: &VirtioKind, vectors: usi
     c[CAP_MSIX + 8..CAP_MSIX + 12].copy_from_slice(&(MSIX_PBA as u32).to_le_bytes());
     let caps = [
         (CAP_COMMON, CAP_NOTIFY, 1, COMMON, COMMON_LEN),
-        (CAP_NOTIFY, CAP_ISR, 2, NOTIFY, NOTIFY_MULTIPLIER as u64 * vectors as u64),
+        (
+            CAP_NOTIFY,
+            CAP_ISR,
+            2,
+            NOTIFY,
+            NOTIFY_MULTIPLIER as u64 * vectors as u64,
+        ),
         (CAP_ISR, CAP_DEVICE, 3, ISR, ISR_LEN),
         (CAP_DEVICE, CAP_PCI_CFG, 4, DEVICE, DEVICE_LEN),
         (CAP_PCI_CFG, 0, 5, 0, 0),
     ];
     for (at, next, cfg_type, offset, len) in caps {
-        let cap_len = if cfg_type == 2 || cfg_type == 5 { 20 } else { 16 };
+        let cap_len = if cfg_type == 2 || cfg_type == 5 {
+            20
+        } else {
+            16
+        };
         c[at] = 0x09; // vendor-specific
         c[at + 1] = next as u8;
         c[at + 2] = cap_len;
@@ -136,7 +146,11 @@ pub fn pci_state(f: &PciFunction) -> PciState {
 pub fn window(f: &PciFunction) -> Option<(u64, usize)> {
     let c = &f.config;
     let at = |i: usize| u32::from_le_bytes([c[i], c[i + 1], c[i + 2], c[i + 3]]);
-    let (bar, offset, len) = (c[CAP_PCI_CFG + 4], at(CAP_PCI_CFG + 8), at(CAP_PCI_CFG + 12));
+    let (bar, offset, len) = (
+        c[CAP_PCI_CFG + 4],
+        at(CAP_PCI_CFG + 8),
+        at(CAP_PCI_CFG + 12),
+    );
     let ok = bar == 0 && matches!(len, 1 | 2 | 4) && offset % len == 0 && offset < BAR_SIZE;
     ok.then_some((offset as u64, len as usize))
 }

@@ -304,11 +304,18 @@ impl VirtioPci {
     pub fn validate(&self) -> Result<(), String> {
         let n = self.kind.queue_count();
         if self.queues.len() != n || self.msix.len() != n + 1 {
-            return Err(format!("virtio: {} queues and {} MSI-X vectors", self.queues.len(), self.msix.len()));
+            return Err(format!(
+                "virtio: {} queues and {} MSI-X vectors",
+                self.queues.len(),
+                self.msix.len()
+            ));
         }
         for (i, q) in self.queues.iter().enumerate() {
             if q.max_size != queue::MAX_QUEUE_SIZE || q.size == 0 || q.size > q.max_size {
-                return Err(format!("virtio queue {i}: size {} of {}", q.size, q.max_size));
+                return Err(format!(
+                    "virtio queue {i}: size {} of {}",
+                    q.size, q.max_size
+                ));
             }
             if q.ready && !q.size.is_power_of_two() {
                 return Err(format!("virtio queue {i}: enabled with size {}", q.size));
@@ -479,7 +486,9 @@ impl VirtioPci {
     pub fn mmio_write(&mut self, offset: u64, size: usize, value: u32) {
         use layout::*;
         match offset {
-            o if (COMMON..COMMON + COMMON_LEN).contains(&o) => self.common_write(o - COMMON, size, value),
+            o if (COMMON..COMMON + COMMON_LEN).contains(&o) => {
+                self.common_write(o - COMMON, size, value)
+            }
             o if (DEVICE..DEVICE + DEVICE_LEN).contains(&o) => {
                 self.kind.config_write(o - DEVICE, size, value)
             }
@@ -492,7 +501,9 @@ impl VirtioPci {
                     self.notified |= 1 << q;
                 }
             }
-            o if (MSIX_TABLE..MSIX_TABLE + 16 * self.msix.len() as u64).contains(&o) && size == 4 => {
+            o if (MSIX_TABLE..MSIX_TABLE + 16 * self.msix.len() as u64).contains(&o)
+                && size == 4 =>
+            {
                 let e = &mut self.msix[((o - MSIX_TABLE) / 16) as usize];
                 match (o - MSIX_TABLE) % 16 {
                     0 => e.addr = (e.addr & !0xFFFF_FFFF) | (value & !3) as u64,
@@ -552,11 +563,16 @@ impl VirtioPci {
         match (o, size) {
             (0x00, 4) => self.device_feature_select = v,
             (0x08, 4) => self.driver_feature_select = v,
-            (0x0C, 4) if self.status & STATUS_FEATURES_OK == 0 => match self.driver_feature_select {
-                0 => self.driver_features = (self.driver_features & !0xFFFF_FFFF) | v as u64,
-                1 => self.driver_features = (self.driver_features & 0xFFFF_FFFF) | (v as u64) << 32,
-                _ => {}
-            },
+            (0x0C, 4) if self.status & STATUS_FEATURES_OK == 0 => {
+                match self.driver_feature_select {
+                    0 => self.driver_features = (self.driver_features & !0xFFFF_FFFF) | v as u64,
+                    1 => {
+                        self.driver_features =
+                            (self.driver_features & 0xFFFF_FFFF) | (v as u64) << 32
+                    }
+                    _ => {}
+                }
+            }
             (0x10, 2) => self.config_msix_vector = self.checked_vector(v),
             (0x14, 1) => self.write_status(v as u8),
             (0x16, 2) => self.queue_select = v as u16,
@@ -566,7 +582,9 @@ impl VirtioPci {
             (0x1A, 2) if sel < self.queues.len() => {
                 self.queues[sel].msix_vector = self.checked_vector(v)
             }
-            (0x1C, 2) if sel < self.queues.len() && v == 1 && can_configure => self.enable_queue(sel),
+            (0x1C, 2) if sel < self.queues.len() && v == 1 && can_configure => {
+                self.enable_queue(sel)
+            }
             (0x20..=0x37, 4) if sel < self.queues.len() && !self.queues[sel].ready => {
                 let q = &mut self.queues[sel];
                 let field = match o {
@@ -640,7 +658,6 @@ impl VirtioPci {
             self.process(mem, disks, 0);
         }
     }
-
 }
 
 /// All ones in the low `size` bytes.

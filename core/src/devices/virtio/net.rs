@@ -78,7 +78,10 @@ impl Net {
     /// Checks restored state.
     pub fn validate(&self) -> Result<(), String> {
         if self.input.len() > MAX_INPUT_FRAMES
-            || self.input.iter().any(|f| !(MIN_FRAME..=MAX_FRAME).contains(&f.len()))
+            || self
+                .input
+                .iter()
+                .any(|f| !(MIN_FRAME..=MAX_FRAME).contains(&f.len()))
         {
             return Err("virtio-net: input frames out of bounds".into());
         }
@@ -95,7 +98,9 @@ impl Net {
             ));
         }
         if self.input.len() >= MAX_INPUT_FRAMES {
-            return Err(format!("{MAX_INPUT_FRAMES} frames already wait for the guest"));
+            return Err(format!(
+                "{MAX_INPUT_FRAMES} frames already wait for the guest"
+            ));
         }
         self.input.push_back(frame.to_vec());
         Ok(())

@@ -289,7 +289,10 @@ impl SplitQueue {
     /// Follows the chain starting at descriptor `head` (see the module header for the checks).
     pub fn walk(&self, mem: &dyn Dma, head: u16) -> Result<Chain, QueueError> {
         if head >= self.size {
-            return err(format!("chain head {head} outside a queue of {}", self.size));
+            return err(format!(
+                "chain head {head} outside a queue of {}",
+                self.size
+            ));
         }
         let mut chain = Chain {
             head,
@@ -300,7 +303,10 @@ impl SplitQueue {
         loop {
             seen += 1;
             if seen > self.size as u32 {
-                return err(format!("chain from {head} loops (more than {} descriptors)", self.size));
+                return err(format!(
+                    "chain from {head} loops (more than {} descriptors)",
+                    self.size
+                ));
             }
             let d = read_desc(mem, self.desc + 16 * index as u64)?;
             if d.flags & DESC_F_INDIRECT != 0 {
@@ -315,7 +321,10 @@ impl SplitQueue {
                 break;
             }
             if d.next >= self.size {
-                return err(format!("descriptor {index}: next {} outside the table", d.next));
+                return err(format!(
+                    "descriptor {index}: next {} outside the table",
+                    d.next
+                ));
             }
             index = d.next;
         }
@@ -324,14 +333,24 @@ impl SplitQueue {
 
     /// Returns chain `head` to the driver with `written` bytes written into its writable
     /// buffers.
-    pub fn push_used(&mut self, mem: &mut dyn Dma, head: u16, written: u32) -> Result<(), QueueError> {
+    pub fn push_used(
+        &mut self,
+        mem: &mut dyn Dma,
+        head: u16,
+        written: u32,
+    ) -> Result<(), QueueError> {
         let slot = self.used + 4 + 8 * (self.used_idx % self.size) as u64;
         let mut elem = [0u8; 8];
         elem[..4].copy_from_slice(&(head as u32).to_le_bytes());
         elem[4..].copy_from_slice(&written.to_le_bytes());
         write_bytes(mem, slot, &elem, "device ring entry")?;
         self.used_idx = self.used_idx.wrapping_add(1);
-        write_bytes(mem, self.used + 2, &self.used_idx.to_le_bytes(), "device ring index")?;
+        write_bytes(
+            mem,
+            self.used + 2,
+            &self.used_idx.to_le_bytes(),
+            "device ring index",
+        )?;
         self.publish_avail_event(mem)
     }
 
@@ -390,7 +409,10 @@ fn add_buffer(
     let write = d.flags & DESC_F_WRITE != 0;
     if !mem.check(d.addr, d.len, write) {
         let how = if write { "writable " } else { "" };
-        return err(format!("buffer {:#x}+{:#x} is not {how}guest RAM", d.addr, d.len));
+        return err(format!(
+            "buffer {:#x}+{:#x} is not {how}guest RAM",
+            d.addr, d.len
+        ));
     }
     let buf = Buffer {
         addr: d.addr,
@@ -442,7 +464,10 @@ fn walk_indirect(
             return Ok(());
         }
         if e.next as u32 >= count {
-            return err(format!("indirect descriptor {index}: next {} outside the table", e.next));
+            return err(format!(
+                "indirect descriptor {index}: next {} outside the table",
+                e.next
+            ));
         }
         index = e.next as u32;
     }

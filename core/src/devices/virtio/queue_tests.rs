@@ -54,7 +54,15 @@ fn a_chain_with_readable_then_writable_buffers() {
     let (mut mem, mut q) = setup();
     mem.write(0x8000, b"hello").unwrap();
     put_desc(&mut mem, DESC, 0, 0x8000, 5, DESC_F_NEXT, 3);
-    put_desc(&mut mem, DESC, 3, 0x9000, 100, DESC_F_WRITE | DESC_F_NEXT, 5);
+    put_desc(
+        &mut mem,
+        DESC,
+        3,
+        0x9000,
+        100,
+        DESC_F_WRITE | DESC_F_NEXT,
+        5,
+    );
     put_desc(&mut mem, DESC, 5, 0x9100, 1, DESC_F_WRITE, 0);
     offer(&mut mem, &[0]);
     let c = q.pop(&mut mem).unwrap().unwrap();
@@ -87,7 +95,13 @@ fn indirect_tables() {
     let c = q.pop(&mut mem).unwrap().unwrap();
     assert_eq!(c.head, 4);
     assert_eq!(c.readable.len(), 2);
-    assert_eq!(c.writable, vec![Buffer { addr: 0x9000, len: 8 }]);
+    assert_eq!(
+        c.writable,
+        vec![Buffer {
+            addr: 0x9000,
+            len: 8
+        }]
+    );
 }
 
 /// Each malformed layout the module header promises to catch.
@@ -99,15 +113,25 @@ fn malformed_chains_are_errors() {
             put_desc(m, DESC, 0, 0x8000, 4, DESC_F_NEXT, 1);
             put_desc(m, DESC, 1, 0x8000, 4, DESC_F_NEXT, 0);
         }),
-        ("outside the table", |m| put_desc(m, DESC, 0, 0x8000, 4, DESC_F_NEXT, SIZE)),
-        ("not guest RAM", |m| put_desc(m, DESC, 0, 0xFF_F000, 0x2000, 0, 0)),
-        ("0xfffffffffffffffe+0x4 is not", |m| put_desc(m, DESC, 0, u64::MAX - 1, 4, 0, 0)),
+        ("outside the table", |m| {
+            put_desc(m, DESC, 0, 0x8000, 4, DESC_F_NEXT, SIZE)
+        }),
+        ("not guest RAM", |m| {
+            put_desc(m, DESC, 0, 0xFF_F000, 0x2000, 0, 0)
+        }),
+        ("0xfffffffffffffffe+0x4 is not", |m| {
+            put_desc(m, DESC, 0, u64::MAX - 1, 4, 0, 0)
+        }),
         ("readable buffer after", |m| {
             put_desc(m, DESC, 0, 0x8000, 4, DESC_F_WRITE | DESC_F_NEXT, 1);
             put_desc(m, DESC, 1, 0x8000, 4, 0, 0);
         }),
-        ("indirect and chained", |m| put_desc(m, DESC, 0, 0x5000, 16, DESC_F_INDIRECT | DESC_F_NEXT, 1)),
-        ("indirect table of", |m| put_desc(m, DESC, 0, 0x5000, 24, DESC_F_INDIRECT, 0)),
+        ("indirect and chained", |m| {
+            put_desc(m, DESC, 0, 0x5000, 16, DESC_F_INDIRECT | DESC_F_NEXT, 1)
+        }),
+        ("indirect table of", |m| {
+            put_desc(m, DESC, 0, 0x5000, 24, DESC_F_INDIRECT, 0)
+        }),
         ("inside an indirect", |m| {
             put_desc(m, 0x5000, 0, 0x6000, 16, DESC_F_INDIRECT, 0);
             put_desc(m, DESC, 0, 0x5000, 16, DESC_F_INDIRECT, 0);
@@ -117,7 +141,9 @@ fn malformed_chains_are_errors() {
             put_desc(m, 0x5000, 1, 0x8000, 4, DESC_F_NEXT, 0);
             put_desc(m, DESC, 0, 0x5000, 32, DESC_F_INDIRECT, 0);
         }),
-        ("more than", |m| put_desc(m, DESC, 0, 0x0, MAX_CHAIN_BYTES as u32 + 1, 0, 0)),
+        ("more than", |m| {
+            put_desc(m, DESC, 0, 0x0, MAX_CHAIN_BYTES as u32 + 1, 0, 0)
+        }),
     ];
     for (expect, layout) in cases {
         let (mut mem, mut q) = setup();
@@ -167,7 +193,8 @@ fn interrupt_suppression_with_and_without_event_idx() {
     assert!(q.should_interrupt(&mem).unwrap());
     assert!(!q.should_interrupt(&mem).unwrap(), "nothing new");
     // NO_INTERRUPT
-    mem.write(AVAIL, &AVAIL_F_NO_INTERRUPT.to_le_bytes()).unwrap();
+    mem.write(AVAIL, &AVAIL_F_NO_INTERRUPT.to_le_bytes())
+        .unwrap();
     offer(&mut mem, &[1]);
     let c = q.pop(&mut mem).unwrap().unwrap();
     q.push_used(&mut mem, c.head, 0).unwrap();

@@ -124,8 +124,10 @@ impl Driver {
         let mut idx = [0u8; 2];
         m.read_phys(ring + 0x402, &mut idx).unwrap();
         let idx = u16::from_le_bytes(idx);
-        m.write_phys(ring + 0x404 + 2 * (idx % QSIZE) as u64, &0u16.to_le_bytes()).unwrap();
-        m.write_phys(ring + 0x402, &idx.wrapping_add(1).to_le_bytes()).unwrap();
+        m.write_phys(ring + 0x404 + 2 * (idx % QSIZE) as u64, &0u16.to_le_bytes())
+            .unwrap();
+        m.write_phys(ring + 0x402, &idx.wrapping_add(1).to_le_bytes())
+            .unwrap();
         self.w(m, layout::NOTIFY + 4 * q as u64, 2, q as u32);
         idx.wrapping_add(1)
     }
@@ -157,18 +159,32 @@ fn machine(v: VirtioConfig, disks: Vec<DiskImage>) -> Machine {
 
 #[test]
 fn identity_capabilities_and_bar() {
-    let mut m = machine(VirtioConfig { rng: true, ..Default::default() }, vec![]);
+    let mut m = machine(
+        VirtioConfig {
+            rng: true,
+            ..Default::default()
+        },
+        vec![],
+    );
     let d = Driver::find(&mut m, 4);
     assert_eq!(d.bdf, 2 << 3);
     assert_eq!(d.bar, crate::bus::BAR_BASE as u64);
     assert_eq!(cfg_read(&mut m, d.bdf, 0x08, 1), 1, "revision 1");
-    assert_ne!(cfg_read(&mut m, d.bdf, 0x06, 2) & 0x10, 0, "capability list");
+    assert_ne!(
+        cfg_read(&mut m, d.bdf, 0x06, 2) & 0x10,
+        0,
+        "capability list"
+    );
     // walk the capability list: MSI-X, then the five vendor capabilities in type order
     let mut at = cfg_read(&mut m, d.bdf, 0x34, 1) as u8;
     let mut seen = Vec::new();
     while at != 0 {
         let id = cfg_read(&mut m, d.bdf, at, 1);
-        seen.push(if id == 9 { cfg_read(&mut m, d.bdf, at + 3, 1) } else { 0x100 | id });
+        seen.push(if id == 9 {
+            cfg_read(&mut m, d.bdf, at + 3, 1)
+        } else {
+            0x100 | id
+        });
         at = cfg_read(&mut m, d.bdf, at + 1, 1) as u8;
     }
     assert_eq!(seen, vec![0x111, 1, 2, 3, 4, 5]);
@@ -179,7 +195,10 @@ fn identity_capabilities_and_bar() {
     // move the BAR: the registers follow
     cfg_write(&mut m, d.bdf, 0x10, 4, 0xE000_0000);
     cfg_write(&mut m, d.bdf, 0x04, 2, 6);
-    let moved = Driver { bdf: d.bdf, bar: 0xE000_0000 };
+    let moved = Driver {
+        bdf: d.bdf,
+        bar: 0xE000_0000,
+    };
     assert_eq!(moved.r(&mut m, 0x12, 2), 1, "num_queues at the new address");
     assert_eq!(d.r(&mut m, 0x12, 2), 0xFFFF, "nothing at the old one");
 }
@@ -190,7 +209,10 @@ fn rng_fills_buffers_with_seeded_bytes_and_interrupts_via_intx() {
         let mut m = Machine::new(MachineConfig {
             ram_size: 32 << 20,
             seed,
-            virtio: VirtioConfig { rng: true, ..Default::default() },
+            virtio: VirtioConfig {
+                rng: true,
+                ..Default::default()
+            },
             ..MachineConfig::default()
         })
         .unwrap();
@@ -213,7 +235,13 @@ fn rng_fills_buffers_with_seeded_bytes_and_interrupts_via_intx() {
 
 #[test]
 fn a_malformed_chain_sets_needs_reset_and_reset_recovers() {
-    let mut m = machine(VirtioConfig { rng: true, ..Default::default() }, vec![]);
+    let mut m = machine(
+        VirtioConfig {
+            rng: true,
+            ..Default::default()
+        },
+        vec![],
+    );
     let d = Driver::find(&mut m, 4);
     d.init(&mut m, 1);
     // a buffer outside RAM
@@ -226,7 +254,11 @@ fn a_malformed_chain_sets_needs_reset_and_reset_recovers() {
     m.write_phys(ring + 0x402, &1u16.to_le_bytes()).unwrap();
     d.w(&mut m, layout::NOTIFY, 2, 0);
     assert_ne!(d.r(&mut m, 0x14, 1) & 0x40, 0, "DEVICE_NEEDS_RESET");
-    assert_eq!(d.r(&mut m, layout::ISR, 1), 2, "configuration-change interrupt");
+    assert_eq!(
+        d.r(&mut m, layout::ISR, 1),
+        2,
+        "configuration-change interrupt"
+    );
     let errors = m.virtio_errors();
     assert!(errors[0].1.contains("not writable guest RAM"), "{errors:?}");
     // reset and start again: works
@@ -238,7 +270,13 @@ fn a_malformed_chain_sets_needs_reset_and_reset_recovers() {
 
 #[test]
 fn msix_messages_reach_the_local_apic() {
-    let mut m = machine(VirtioConfig { rng: true, ..Default::default() }, vec![]);
+    let mut m = machine(
+        VirtioConfig {
+            rng: true,
+            ..Default::default()
+        },
+        vec![],
+    );
     let d = Driver::find(&mut m, 4);
     // enable MSI-X (message control at CAP_MSIX + 2), program vector 0: APIC 0, vector 0x41
     let ctrl = layout::CAP_MSIX as u8 + 2;
@@ -251,7 +289,11 @@ fn msix_messages_reach_the_local_apic() {
     d.w(&mut m, 0x1A, 2, 0);
     assert_eq!(d.r(&mut m, 0x1A, 2), 0);
     d.w(&mut m, 0x1A, 2, 9);
-    assert_eq!(d.r(&mut m, 0x1A, 2), 0xFFFF, "no vector 9: NO_VECTOR reads back");
+    assert_eq!(
+        d.r(&mut m, 0x1A, 2),
+        0xFFFF,
+        "no vector 9: NO_VECTOR reads back"
+    );
     d.w(&mut m, 0x1A, 2, 0);
     // the local APIC must be software-enabled to accept (SVR bit 8)
     let lapic = crate::devices::lapic::BASE;
@@ -261,7 +303,7 @@ fn msix_messages_reach_the_local_apic() {
     assert!(m.bus().intr, "vector 0x41 pending at the local APIC");
     assert_eq!(m.bus_mut().acknowledge_interrupt(), Some(0x41));
     m.bus_mut().write::<4>(lapic + 0xB0, 0); // EOI
-    // masked: the pending bit is set instead, and the message goes out on unmask
+                                             // masked: the pending bit is set instead, and the message goes out on unmask
     d.w(&mut m, layout::MSIX_TABLE + 12, 4, 1);
     d.submit(&mut m, 0, &[(8, true, &[0; 8])]);
     assert_eq!(d.r(&mut m, layout::MSIX_PBA, 4), 1);
@@ -272,13 +314,22 @@ fn msix_messages_reach_the_local_apic() {
 
 #[test]
 fn pci_cfg_window_reaches_the_bar() {
-    let mut m = machine(VirtioConfig { rng: true, ..Default::default() }, vec![]);
+    let mut m = machine(
+        VirtioConfig {
+            rng: true,
+            ..Default::default()
+        },
+        vec![],
+    );
     let d = Driver::find(&mut m, 4);
     let cap = layout::CAP_PCI_CFG as u8;
     cfg_write(&mut m, d.bdf, cap + 4, 1, 0); // BAR 0
     cfg_write(&mut m, d.bdf, cap + 8, 4, 0x12); // num_queues
     cfg_write(&mut m, d.bdf, cap + 12, 4, 2);
-    assert_eq!(cfg_read(&mut m, d.bdf, layout::PCI_CFG_DATA as u8, 4) & 0xFFFF, 1);
+    assert_eq!(
+        cfg_read(&mut m, d.bdf, layout::PCI_CFG_DATA as u8, 4) & 0xFFFF,
+        1
+    );
     // write device_status = ACKNOWLEDGE through the window
     cfg_write(&mut m, d.bdf, cap + 8, 4, 0x14);
     cfg_write(&mut m, d.bdf, cap + 12, 4, 1);
@@ -305,7 +356,15 @@ fn blk_reads_writes_and_reports_errors() {
         h
     };
     // read sector 3
-    d.submit(&mut m, 0, &[(16, false, &header(0, 3)), (512, true, &[0; 512]), (1, true, &[9])]);
+    d.submit(
+        &mut m,
+        0,
+        &[
+            (16, false, &header(0, 3)),
+            (512, true, &[0; 512]),
+            (1, true, &[9]),
+        ],
+    );
     assert_eq!(d.used(&mut m, 0).1, 513);
     let base = BUFS + d.slot() * 0x10_000;
     let mut got = [0u8; 513];
@@ -313,13 +372,33 @@ fn blk_reads_writes_and_reports_errors() {
     assert!(got[..512].iter().all(|&b| b == 3));
     assert_eq!(got[512], 0, "VIRTIO_BLK_S_OK");
     // write sector 5, then read it back through the host API
-    d.submit(&mut m, 0, &[(16, false, &header(1, 5)), (512, false, &[0xAB; 512]), (1, true, &[9])]);
+    d.submit(
+        &mut m,
+        0,
+        &[
+            (16, false, &header(1, 5)),
+            (512, false, &[0xAB; 512]),
+            (1, true, &[9]),
+        ],
+    );
     assert_eq!(d.used(&mut m, 0).1, 1);
     let disk = &m.disks()[0];
     assert_eq!(disk.contents()[5 * 512], 0xAB);
-    assert_eq!(disk.base().bytes(), &image[..], "the base image is untouched");
+    assert_eq!(
+        disk.base().bytes(),
+        &image[..],
+        "the base image is untouched"
+    );
     // past the end: IOERR; unknown type: UNSUPP
-    d.submit(&mut m, 0, &[(16, false, &header(0, 64)), (512, true, &[0; 512]), (1, true, &[9])]);
+    d.submit(
+        &mut m,
+        0,
+        &[
+            (16, false, &header(0, 64)),
+            (512, true, &[0; 512]),
+            (1, true, &[9]),
+        ],
+    );
     let mut status = [0u8];
     m.read_phys(base + 16 + 512, &mut status).unwrap();
     assert_eq!(status[0], 1);
@@ -357,23 +436,42 @@ fn console_and_net_carry_host_data_both_ways() {
     n.submit(&mut m, 1, &[(72, false, &tx)]);
     assert_eq!(m.take_net_frames(), vec![frame.to_vec()]);
     m.send_net_frame(&frame).unwrap();
-    assert_eq!(n.used(&mut m, 0).0, 0, "no receive buffer yet: the frame waits");
+    assert_eq!(
+        n.used(&mut m, 0).0,
+        0,
+        "no receive buffer yet: the frame waits"
+    );
     n.submit(&mut m, 0, &[(1600, true, &[0; 1600])]);
     assert_eq!(n.used(&mut m, 0), (1, 72));
     assert!(m.send_net_frame(&[0; 10]).is_err(), "runt frame refused");
-    assert!(matches!(m.bus().devices.iter().find(|d| matches!(d, Device::Virtio(_))), Some(_)));
+    assert!(matches!(
+        m.bus()
+            .devices
+            .iter()
+            .find(|d| matches!(d, Device::Virtio(_))),
+        Some(_)
+    ));
 }
 
 #[test]
 fn balloon_zeroes_inflated_pages_and_counts_them() {
-    let mut m = machine(VirtioConfig { balloon: true, ..Default::default() }, vec![]);
+    let mut m = machine(
+        VirtioConfig {
+            balloon: true,
+            ..Default::default()
+        },
+        vec![],
+    );
     let d = Driver::find(&mut m, 5);
     d.init(&mut m, 2);
     m.write_phys(0x50_0000, &[0xEE; 4096]).unwrap();
     m.set_balloon_target(2).unwrap();
     assert_eq!(d.r(&mut m, layout::DEVICE, 4), 2, "num_pages");
     assert_eq!(d.r(&mut m, layout::ISR, 1), 2, "configuration change");
-    let pfns: Vec<u8> = [0x500u32, 0x501].iter().flat_map(|p| p.to_le_bytes()).collect();
+    let pfns: Vec<u8> = [0x500u32, 0x501]
+        .iter()
+        .flat_map(|p| p.to_le_bytes())
+        .collect();
     d.submit(&mut m, 0, &[(8, false, &pfns)]);
     d.w(&mut m, layout::DEVICE + 4, 4, 2);
     assert_eq!(m.balloon_status(), Some((2, 2, 2)));
@@ -398,9 +496,16 @@ fn snapshots_restore_devices_disks_and_mappings() {
     let mut h = [0u8; 16];
     h[0] = 1;
     h[8] = 2;
-    d.submit(&mut m, 0, &[(16, false, &h), (512, false, &[0x5A; 512]), (1, true, &[9])]);
+    d.submit(
+        &mut m,
+        0,
+        &[(16, false, &h), (512, false, &[0x5A; 512]), (1, true, &[9])],
+    );
     let bytes = m.save_snapshot(Default::default()).unwrap();
-    assert!(Machine::from_snapshot(&bytes).unwrap_err().to_string().contains("from_snapshot_with_disks"));
+    assert!(Machine::from_snapshot(&bytes)
+        .unwrap_err()
+        .to_string()
+        .contains("from_snapshot_with_disks"));
     let other = DiskImage::new(vec![8; 8 * 512]).unwrap();
     assert!(Machine::from_snapshot_with_disks(&bytes, vec![other]).is_err());
     let mut r = Machine::from_snapshot_with_disks(&bytes, vec![img]).unwrap();
@@ -408,12 +513,24 @@ fn snapshots_restore_devices_disks_and_mappings() {
     assert_eq!(r.disks()[0].contents()[2 * 512], 0x5A);
     // the restored device keeps working at its BAR
     let d2 = Driver::find(&mut r, 2);
-    d2.submit(&mut r, 0, &[(16, false, &[0; 16]), (512, true, &[0; 512]), (1, true, &[9])]);
+    d2.submit(
+        &mut r,
+        0,
+        &[
+            (16, false, &[0; 16]),
+            (512, true, &[0; 512]),
+            (1, true, &[9]),
+        ],
+    );
     assert_eq!(d2.used(&mut r, 0), (2, 513));
     // checkpoints bring the overlay back
     let c = r.checkpoint();
     h[8] = 3;
-    d2.submit(&mut r, 0, &[(16, false, &h), (512, false, &[0x33; 512]), (1, true, &[9])]);
+    d2.submit(
+        &mut r,
+        0,
+        &[(16, false, &h), (512, false, &[0x33; 512]), (1, true, &[9])],
+    );
     assert_eq!(r.disks()[0].contents()[3 * 512], 0x33);
     r.restore_checkpoint(&c).unwrap();
     assert_eq!(r.disks()[0].contents()[3 * 512], 7);
