@@ -8,6 +8,8 @@
 
 mod checkpoint;
 mod disk_section;
+#[cfg(test)]
+mod fast_path_tests;
 mod inspect;
 mod link;
 mod replay;
