@@ -80,7 +80,11 @@ fn a_snapshot_with_a_disk_resumes_only_with_its_image() {
     let s = snap.to_str().unwrap();
     let o = vx86(&["resume", s, "--max-instructions", "300000"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("virtio disks"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("1 virtio disk(s) and 0 image(s) were given"),
+        "{}",
+        stderr(&o)
+    );
     let o = vx86(&[
         "resume",
         s,

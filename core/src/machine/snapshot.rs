@@ -251,8 +251,10 @@ impl Machine {
         }
         if disks.len() != config.virtio.disks.len() {
             return Err(bad(format!(
-                "the machine has {} virtio disks: restore it with from_snapshot_with_disks and \
-                 their images ({} given)",
+                "the machine has {} virtio disk(s) and {} image(s) were given: pass the disk \
+                 images when restoring (Rust: Machine::from_snapshot_with_disks; Python: \
+                 Machine.from_bytes(data, disks); JavaScript: Machine.fromBytes(bytes, disks); \
+                 CLI: --disk)",
                 config.virtio.disks.len(),
                 disks.len()
             )));

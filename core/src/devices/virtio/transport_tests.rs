@@ -505,7 +505,7 @@ fn snapshots_restore_devices_disks_and_mappings() {
     assert!(Machine::from_snapshot(&bytes)
         .unwrap_err()
         .to_string()
-        .contains("from_snapshot_with_disks"));
+        .contains("1 virtio disk(s) and 0 image(s) were given: pass the disk images"));
     let other = DiskImage::new(vec![8; 8 * 512]).unwrap();
     assert!(Machine::from_snapshot_with_disks(&bytes, vec![other]).is_err());
     let mut r = Machine::from_snapshot_with_disks(&bytes, vec![img]).unwrap();
