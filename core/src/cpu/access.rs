@@ -10,7 +10,7 @@
 use super::exception::Exception;
 use super::regs::mask;
 use super::state::{reg, SegReg};
-use super::uop::{MemRef, Opnd, Uop, K_IMM, K_MEM, K_REG, NO_REG};
+use super::uop::{MemRef, Opnd, Uop, K_ANY, K_IMM, K_MEM, K_REG, NO_REG};
 use super::Cpu;
 use crate::bus::Bus;
 
@@ -104,7 +104,7 @@ impl Cpu {
         self.write_lin::<S>(bus, lin, v, self.cpl == 3)
     }
 
-    /// Reads an operand of width `S` (register, memory or immediate).
+    /// Reads an operand of width `S` (register, memory or immediate; absent reads as 0).
     #[inline(always)]
     pub(crate) fn load<const S: usize>(
         &mut self,
@@ -112,18 +112,10 @@ impl Cpu {
         u: &Uop,
         o: Opnd,
     ) -> Result<u32, Exception> {
-        match o {
-            Opnd::Reg(r) => Ok(self.reg::<S>(r)),
-            Opnd::Mem => {
-                let off = self.ea(&u.mem);
-                self.read_mem::<S>(bus, u.mem.seg, off)
-            }
-            Opnd::Imm => Ok(u.imm & mask::<S>()),
-            Opnd::None => Ok(0),
-        }
+        self.load_k::<S, K_ANY>(bus, u, o)
     }
 
-    /// Writes an operand of width `S` (register or memory).
+    /// Writes an operand of width `S` (register or memory; anything else is ignored).
     #[inline(always)]
     pub(crate) fn store<const S: usize>(
         &mut self,
@@ -132,21 +124,11 @@ impl Cpu {
         o: Opnd,
         v: u32,
     ) -> Result<(), Exception> {
-        match o {
-            Opnd::Reg(r) => {
-                self.set_reg::<S>(r, v);
-                Ok(())
-            }
-            Opnd::Mem => {
-                let off = self.ea(&u.mem);
-                self.write_mem::<S>(bus, u.mem.seg, off, v)
-            }
-            _ => Ok(()),
-        }
+        self.store_k::<S, K_ANY>(bus, u, o, v)
     }
 
     /// [`Cpu::load`] for an operand whose kind (`K_*`) the decoder fixed, so no run-time match
-    /// on it remains; `K_ANY` matches at run time.
+    /// on it remains; with `K_ANY` the kind is taken from `o` at run time.
     #[inline(always)]
     pub(crate) fn load_k<const S: usize, const K: u8>(
         &mut self,
@@ -154,18 +136,20 @@ impl Cpu {
         u: &Uop,
         o: Opnd,
     ) -> Result<u32, Exception> {
-        match K {
+        let kind = if K == K_ANY { o.kind() } else { K };
+        match kind {
             K_REG => Ok(self.reg::<S>(o.reg_index())),
             K_MEM => {
                 let off = self.ea(&u.mem);
                 self.read_mem::<S>(bus, u.mem.seg, off)
             }
             K_IMM => Ok(u.imm & mask::<S>()),
-            _ => self.load::<S>(bus, u, o),
+            _ => Ok(0),
         }
     }
 
-    /// [`Cpu::store`] for an operand whose kind (`K_REG`, `K_MEM` or `K_ANY`) the decoder fixed.
+    /// [`Cpu::store`] for an operand whose kind (`K_REG`, `K_MEM`, or `K_ANY`: taken from `o`
+    /// at run time) the decoder fixed.
     #[inline(always)]
     pub(crate) fn store_k<const S: usize, const K: u8>(
         &mut self,
@@ -174,7 +158,8 @@ impl Cpu {
         o: Opnd,
         v: u32,
     ) -> Result<(), Exception> {
-        match K {
+        let kind = if K == K_ANY { o.kind() } else { K };
+        match kind {
             K_REG => {
                 self.set_reg::<S>(o.reg_index(), v);
                 Ok(())
@@ -183,7 +168,7 @@ impl Cpu {
                 let off = self.ea(&u.mem);
                 self.write_mem::<S>(bus, u.mem.seg, off, v)
             }
-            _ => self.store::<S>(bus, u, o, v),
+            _ => Ok(()),
         }
     }
 

@@ -39,6 +39,7 @@ pub enum Opnd {
 impl Opnd {
     /// The `K_*` kind of this operand (`K_ANY` for an absent one), for choosing a handler
     /// specialised to it.
+    #[inline(always)]
     pub fn kind(self) -> u8 {
         match self {
             Opnd::Reg(_) => K_REG,
