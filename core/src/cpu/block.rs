@@ -9,7 +9,7 @@
 //! and fetching a block asks the host CPU to prefetch those cache lines while the block runs:
 //! a hint that only hides the latency of the next lookup and never changes what runs.
 
-use super::decode::{decode, Decoded, MAX_INSN_LEN};
+use super::decode::{decode, Decoded, Flow, MAX_INSN_LEN};
 use super::exception::Exception;
 use super::state::SegReg;
 use super::uop::Uop;
@@ -82,13 +82,26 @@ fn prefetch(addr: usize) {
 }
 
 impl Block {
-    /// The linear addresses after the first instruction, `(first, last)` inclusive, for a
-    /// block whose first instruction is at `linear`; `None` for a one-instruction block.
-    /// Blocks are straight-line code, so these are all the addresses the rest of it executes.
+    /// The linear addresses of the instructions after the first, `(first, last)` inclusive
+    /// (a range that may also hold bytes the block skips), for a block whose first
+    /// instruction is at `linear`; `None` for a one-instruction block.
     pub(crate) fn rest_range(&self, linear: u32) -> Option<(u32, u32)> {
-        let first = u32::from(self.uops.first()?.len);
-        let total: u32 = self.uops.iter().map(|u| u32::from(u.len)).sum();
-        (total > first).then(|| (linear.wrapping_add(first), linear.wrapping_add(total - 1)))
+        let (first, rest) = self.uops.split_first()?;
+        // offsets from `linear` stay within the block's page and the next one (followed
+        // jumps never leave the first page), so they are compared as signed numbers
+        let mut at = first.advance as i32;
+        let (mut lo, mut hi) = (i32::MAX, i32::MIN);
+        for u in rest {
+            lo = lo.min(at);
+            hi = hi.max(at + i32::from(u.len) - 1);
+            at = at.wrapping_add(u.advance as i32);
+        }
+        (!rest.is_empty()).then(|| {
+            (
+                linear.wrapping_add(lo as u32),
+                linear.wrapping_add(hi as u32),
+            )
+        })
     }
 }
 
@@ -283,7 +296,7 @@ fn build(cpu: &mut Cpu, bus: &mut Bus, key: u64) -> Result<(Block, bool), Except
         if !uops.is_empty() && (near_limit || !w.plain) {
             break; // decode such an instruction as the first of its own (uncached) block
         }
-        let (uop, ends) = match decode(&w.bytes[..w.len], bitness, eip) {
+        let (mut uop, flow) = match decode(&w.bytes[..w.len], bitness, eip) {
             Decoded::Op(u, e) => (u, e),
             Decoded::Truncated if uops.is_empty() => {
                 return Err(w.fault.unwrap_or(Exception::GeneralProtection(0)));
@@ -308,11 +321,24 @@ fn build(cpu: &mut Cpu, bus: &mut Bus, key: u64) -> Result<(Block, bool), Except
             break; // keep blocks within their first page (the last one may spill over)
         }
         last_byte_phys = end_phys;
-        eip = eip.wrapping_add(uop.len as u32);
+        // a direct jump to the block's own page is followed: the block goes on at its target
+        let next_eip = match flow {
+            Flow::Jump(target)
+                if cs.base.wrapping_add(target) >> PAGE_SHIFT == start_lin >> PAGE_SHIFT =>
+            {
+                uop.advance = target.wrapping_sub(eip);
+                Some(target)
+            }
+            Flow::Next => Some(eip.wrapping_add(uop.len as u32)),
+            Flow::Jump(_) | Flow::End => None,
+        };
         uops.push(uop);
+        let Some(next_eip) = next_eip else {
+            break;
+        };
+        eip = next_eip;
         let next_phys = start_phys.wrapping_add(eip.wrapping_sub(cpu.s.eip)) & bus.a20_mask;
-        if ends || crosses || uops.len() >= MAX_BLOCK_INSNS || next_phys >> PAGE_SHIFT != start_page
-        {
+        if crosses || uops.len() >= MAX_BLOCK_INSNS || next_phys >> PAGE_SHIFT != start_page {
             break;
         }
     }

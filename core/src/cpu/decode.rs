@@ -266,10 +266,22 @@ fn scan_prefixes(bytes: &[u8], bitness: u32) -> Prefixes {
     }
 }
 
+/// How the block goes on after an instruction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flow {
+    /// With the next instruction in memory (a conditional branch included: when it is taken,
+    /// the block stops there).
+    Next,
+    /// The block ends after it.
+    End,
+    /// A direct near JMP/CALL to this offset in CS: the block may go on at the target.
+    Jump(u32),
+}
+
 /// The result of decoding one instruction.
 pub(crate) enum Decoded {
-    /// A micro-op and whether the block must end after it.
-    Op(Uop, bool),
+    /// A micro-op and how its block goes on.
+    Op(Uop, Flow),
     /// The bytes ran past the end of the fetch window (segment limit): #GP(0) when executed.
     Truncated,
 }
@@ -283,11 +295,18 @@ pub(crate) fn decode(bytes: &[u8], bitness: u32, ip: u32) -> Decoded {
             return Decoded::Truncated;
         }
         // Undecodable: #UD, with a length of 1 (EIP stays on it, as for any fault).
-        return Decoded::Op(simple(system::ud, 1), true);
+        return Decoded::Op(simple(system::ud, 1), Flow::End);
     }
     let p = scan_prefixes(bytes, bitness);
     let (u, ends) = translate(&ins, &p);
-    Decoded::Op(u, ends)
+    let direct = matches!(ins.mnemonic(), Mnemonic::Jmp | Mnemonic::Call)
+        && matches!(ins.op_kind(0), OpKind::NearBranch16 | OpKind::NearBranch32);
+    let flow = match (ends, direct) {
+        (false, _) => Flow::Next,
+        (true, true) => Flow::Jump(ins.near_branch_target() as u32),
+        (true, false) => Flow::End,
+    };
+    Decoded::Op(u, flow)
 }
 
 /// A micro-op with no operands.
@@ -301,6 +320,7 @@ fn simple(run: Handler, len: u8) -> Uop {
         mem: MemRef::default(),
         imm: 0,
         imm2: 0,
+        advance: len as u32,
     }
 }
 
@@ -728,11 +748,6 @@ fn translate(ins: &Instruction, p: &Prefixes) -> (Uop, bool) {
             | M::Call
             | M::Ret
             | M::Retf
-            | M::Loop
-            | M::Loope
-            | M::Loopne
-            | M::Jcxz
-            | M::Jecxz
             | M::Int
             | M::Int1
             | M::Int3
@@ -744,8 +759,7 @@ fn translate(ins: &Instruction, p: &Prefixes) -> (Uop, bool) {
             | M::Ud0
             | M::Ud1
             | M::Ud2
-    ) || (cc(m).is_some()
-        && matches!(ins.op_kind(0), OpKind::NearBranch16 | OpKind::NearBranch32));
+    );
     (u, ends || branches)
 }
 

@@ -228,6 +228,8 @@ impl Cpu {
         for u in &block.uops {
             let start = self.s.eip;
             let next = start.wrapping_add(u.len as u32) & ip_mask;
+            // where the block goes on: the next instruction, or a followed jump's target
+            let expected = start.wrapping_add(u.advance) & ip_mask;
             self.insn_eip = start;
             self.s.eip = next;
             bus.icount = self.icount;
@@ -240,7 +242,7 @@ impl Cpu {
                 return BlockExit::Exception(e);
             }
             if self.stop_block
-                || self.s.eip != next
+                || self.s.eip != expected
                 || self.icount >= end
                 || self.icount >= bus.timer_icount
                 || (bus.intr && self.s.eflags & flag::IF != 0)

@@ -132,6 +132,9 @@ pub struct Uop {
     /// Second immediate (far-pointer selector, ENTER level, SHLD/SHRD count, condition code,
     /// segment register number).
     pub imm2: u32,
+    /// Bytes from this instruction to the one its block runs next: `len`, or for a direct
+    /// JMP/CALL the block follows to its target, the distance to that target (modulo 2^32).
+    pub advance: u32,
 }
 
 impl std::fmt::Debug for Uop {

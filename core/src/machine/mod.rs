@@ -6,6 +6,8 @@
 //! exception. HLT retires and then the machine reports [`ExitReason::Halted`] (there are no
 //! interrupt sources yet to wake it).
 
+#[cfg(test)]
+mod block_flow_tests;
 mod checkpoint;
 mod disk_section;
 #[cfg(test)]
