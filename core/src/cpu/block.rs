@@ -1,5 +1,7 @@
-//! The decoded-block cache (DESIGN.md, "The CPU"): a basic block is decoded once into micro-ops
-//! and cached by (physical address, code-segment size). A block never spans more than two
+//! The decoded-block cache (DESIGN.md, "The CPU"): a block is decoded once into micro-ops and
+//! cached by (physical address, code-segment size). A block goes on past a conditional branch
+//! (when the branch is taken, the run leaves the block there) and through a direct JMP/CALL
+//! whose target lies in the block's first page ([`Uop::advance`]). A block never spans more than two
 //! guest pages; it remembers the code generation of each, and writes to a page that holds
 //! decoded code bump its generation (see [`crate::memory::GuestMemory`]), so a stale block is
 //! simply not found again. Self-modifying code within the running block is caught by the write

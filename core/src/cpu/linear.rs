@@ -53,6 +53,22 @@ impl Cpu {
             if let Some(a) = self.mmu.fast.lookup::<false>(lin, user, epoch, a20) {
                 return Ok(bus.mem.read_ram::<S>(a));
             }
+        }
+        self.read_lin_slow::<S>(bus, lin, user)
+    }
+
+    /// [`Cpu::read_lin`] when the fast path misses: kept out of line, so the handlers that
+    /// inline the fast path stay small.
+    #[cold]
+    #[inline(never)]
+    fn read_lin_slow<const S: usize>(
+        &mut self,
+        bus: &mut Bus,
+        lin: u32,
+        user: bool,
+    ) -> Result<u32, Exception> {
+        if (lin & 0xFFF) as usize <= 0x1000 - S {
+            let (epoch, a20) = (bus.mem.epoch(), bus.a20_mask);
             let p = self.phys(bus, lin, Access::Read, user)?;
             let a = p & a20;
             if bus.mem.fast_readable(a) {
@@ -86,6 +102,23 @@ impl Cpu {
                 bus.mem.write_ram::<S>(a, v);
                 return Ok(());
             }
+        }
+        self.write_lin_slow::<S>(bus, lin, v, user)
+    }
+
+    /// [`Cpu::write_lin`] when the fast path misses (out of line, like
+    /// [`Cpu::read_lin_slow`]).
+    #[cold]
+    #[inline(never)]
+    fn write_lin_slow<const S: usize>(
+        &mut self,
+        bus: &mut Bus,
+        lin: u32,
+        v: u32,
+        user: bool,
+    ) -> Result<(), Exception> {
+        if (lin & 0xFFF) as usize <= 0x1000 - S {
+            let (epoch, a20) = (bus.mem.epoch(), bus.a20_mask);
             let p = self.phys(bus, lin, Access::Write, user)?;
             bus.write::<S>(p, v);
             // after the write: a page that held code no longer does (its blocks are stale)
