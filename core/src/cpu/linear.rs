@@ -40,6 +40,22 @@ impl Cpu {
         }
     }
 
+    /// The RAM offset of an `S`-byte access at `lin` (a write with `WRITE`) when it fits in
+    /// its page and the host fast path holds that page.
+    #[inline(always)]
+    fn fast_ram<const S: usize, const WRITE: bool>(
+        &self,
+        bus: &Bus,
+        lin: u32,
+        user: bool,
+    ) -> Option<u32> {
+        if (lin & 0xFFF) as usize > 0x1000 - S {
+            return None;
+        }
+        let (epoch, a20) = (bus.mem.epoch(), bus.a20_mask);
+        self.mmu.fast.lookup::<WRITE>(lin, user, epoch, a20)
+    }
+
     /// Reads `S` bytes at a linear address.
     #[inline(always)]
     pub(crate) fn read_lin<const S: usize>(
@@ -48,11 +64,8 @@ impl Cpu {
         lin: u32,
         user: bool,
     ) -> Result<u32, Exception> {
-        if (lin & 0xFFF) as usize <= 0x1000 - S {
-            let (epoch, a20) = (bus.mem.epoch(), bus.a20_mask);
-            if let Some(a) = self.mmu.fast.lookup::<false>(lin, user, epoch, a20) {
-                return Ok(bus.mem.read_ram::<S>(a));
-            }
+        if let Some(a) = self.fast_ram::<S, false>(bus, lin, user) {
+            return Ok(bus.mem.read_ram::<S>(a));
         }
         self.read_lin_slow::<S>(bus, lin, user)
     }
@@ -96,12 +109,9 @@ impl Cpu {
         v: u32,
         user: bool,
     ) -> Result<(), Exception> {
-        if (lin & 0xFFF) as usize <= 0x1000 - S {
-            let (epoch, a20) = (bus.mem.epoch(), bus.a20_mask);
-            if let Some(a) = self.mmu.fast.lookup::<true>(lin, user, epoch, a20) {
-                bus.mem.write_ram::<S>(a, v);
-                return Ok(());
-            }
+        if let Some(a) = self.fast_ram::<S, true>(bus, lin, user) {
+            bus.mem.write_ram::<S>(a, v);
+            return Ok(());
         }
         self.write_lin_slow::<S>(bus, lin, v, user)
     }
