@@ -52,6 +52,9 @@ impl Bus {
             Some(Device::Lapic(l)) => l.deliverable().is_some() || (pic && l.passes_extint()),
             _ => pic,
         };
+        if self.intr {
+            self.block_end = 0;
+        }
     }
 
     /// The interrupt-acknowledge cycle: the vector the local APIC or (through ExtINT) the

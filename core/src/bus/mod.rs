@@ -74,6 +74,11 @@ pub struct Bus {
     /// 8259A's INTR reaches the CPU (directly or through LINT0). Kept current after every
     /// change to the interrupt controllers.
     pub intr: bool,
+    /// The instruction count at which the running block stops (the budget, the next timer
+    /// deadline), set when a block starts. Anything the run loop checks between blocks that
+    /// changes during an instruction (the timers are re-armed, [`Bus::intr`] is raised, a hook
+    /// asks to stop) sets it to 0, so the block ends after that instruction.
+    pub(crate) block_end: u64,
     /// The seeded random source of RDRAND/RDSEED.
     pub entropy: entropy::Entropy,
     /// Host hooks on I/O, MMIO, interrupts and CR3 loads (see `hooks`).
@@ -115,6 +120,7 @@ impl Bus {
             timers: Timers::default(),
             timer_icount: u64::MAX,
             intr: false,
+            block_end: 0,
             virtio: Vec::new(),
             disks: Vec::new(),
             a20_mask: !0,
@@ -261,6 +267,7 @@ impl Bus {
     pub(crate) fn after_hook(&mut self) {
         if self.hooks.stop.is_some() {
             self.timer_icount = 0;
+            self.block_end = 0;
         }
     }
 
@@ -398,6 +405,7 @@ impl Bus {
             Some((d, _)) => self.clock.icount_at(d),
             None => u64::MAX,
         };
+        self.block_end = 0;
     }
 
     /// The next timer deadline (virtual ns), if any timer is armed.

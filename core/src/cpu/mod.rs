@@ -224,7 +224,14 @@ impl Cpu {
         self.run_end = end;
         // Blocks end exactly where an event is due, so where a run is sliced never changes
         // when timers fire or interrupts are taken (the determinism contract).
-        let end = end.min(bus.timer_icount.max(self.icount + 1));
+        // An interrupt already waiting with IF set is taken after the first instruction, one
+        // raised during the block after the instruction that raised it (`Bus::block_end`);
+        // the instructions that set IF end the block.
+        bus.block_end = if bus.intr && self.s.eflags & flag::IF != 0 {
+            self.icount + 1
+        } else {
+            end.min(bus.timer_icount.max(self.icount + 1))
+        };
         for u in &block.uops {
             let start = self.s.eip;
             let next = start.wrapping_add(u.len as u32) & ip_mask;
@@ -241,12 +248,8 @@ impl Cpu {
                 }
                 return BlockExit::Exception(e);
             }
-            if self.stop_block
-                || self.s.eip != expected
-                || self.icount >= end
-                || self.icount >= bus.timer_icount
-                || (bus.intr && self.s.eflags & flag::IF != 0)
-            {
+            // IF set while an interrupt waits: the instructions that can set IF end the block
+            if self.stop_block || self.s.eip != expected || self.icount >= bus.block_end {
                 break;
             }
         }
