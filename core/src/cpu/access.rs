@@ -11,7 +11,7 @@ use super::exception::Exception;
 use super::regs::mask;
 use super::state::{reg, SegReg};
 use super::uop::{MemRef, Opnd, Uop, K_ANY, K_IMM, K_MEM, K_REG, NO_REG};
-use super::Cpu;
+use super::{segment, Cpu};
 use crate::bus::Bus;
 
 impl Cpu {
@@ -36,7 +36,7 @@ impl Cpu {
     /// address.
     #[inline(always)]
     pub(crate) fn linear(&self, seg: u8, off: u32, n: u32, write: bool) -> Result<u32, Exception> {
-        let b = &self.bounds[seg as usize % 6];
+        let b = &self.bounds[seg as usize % segment::BOUNDS_SLOTS];
         let (lo, hi) = if write { b.write } else { b.read };
         if off < lo || off > hi || hi - off < n - 1 {
             return Err(if seg == SegReg::Ss as u8 {
@@ -45,7 +45,7 @@ impl Cpu {
                 Exception::GeneralProtection(0)
             });
         }
-        Ok(self.s.segs[seg as usize % 6].base.wrapping_add(off))
+        Ok(b.base.wrapping_add(off))
     }
 
     /// The rarely armed per-access checks: alignment (#AC) and data breakpoints.

@@ -78,7 +78,7 @@ pub struct Cpu {
     /// Data breakpoints hit by the current instruction (B0-B3).
     pub(crate) dr_hits: u32,
     /// Access bounds of each segment register (derived from the caches and the mode).
-    pub(crate) bounds: [segment::Bounds; 6],
+    pub(crate) bounds: [segment::Bounds; segment::BOUNDS_SLOTS],
     /// Architectural state; `s.eflags` arithmetic bits are stale while `lazy.kind != None`.
     pub(crate) s: CpuState,
     /// Paging and the TLB.
@@ -99,10 +99,7 @@ impl Cpu {
             dr_exec: false,
             dr_data: false,
             dr_hits: 0,
-            bounds: [segment::Bounds {
-                read: (0, 0xFFFF),
-                write: (0, 0xFFFF),
-            }; 6],
+            bounds: [segment::Bounds::NO_SEGMENT; segment::BOUNDS_SLOTS],
             mmu: crate::mmu::Mmu::default(),
             icount: 0,
             run_end: 0,

@@ -11,12 +11,19 @@ use super::state::{attr, flag, SegReg, Segment};
 use super::Cpu;
 use crate::bus::Bus;
 
-/// Valid offsets of a segment for reads and for writes (`lo > hi` means none).
+/// Valid offsets of a segment for reads and for writes (`lo > hi` means none), and its base:
+/// everything a data access through the segment register needs, in one place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Bounds {
     pub read: (u32, u32),
     pub write: (u32, u32),
+    /// The segment base (a copy of the register's cache).
+    pub base: u32,
 }
+
+/// Entries of [`Cpu::bounds`]: the six segment registers, padded to a power of two so an
+/// access indexes it with a mask; the two spare entries allow no offset.
+pub(crate) const BOUNDS_SLOTS: usize = 8;
 
 /// No valid offset.
 const NONE: (u32, u32) = (1, 0);
@@ -24,23 +31,34 @@ const NONE: (u32, u32) = (1, 0);
 impl Bounds {
     /// Bounds for a segment cache in the current mode.
     fn of(s: &Segment, protected: bool) -> Self {
+        let (read, write) = Self::ranges(s, protected);
+        Bounds {
+            read,
+            write,
+            base: s.base,
+        }
+    }
+
+    /// No valid offset (the spare entries of [`Cpu::bounds`]).
+    pub(crate) const NO_SEGMENT: Bounds = Bounds {
+        read: NONE,
+        write: NONE,
+        base: 0,
+    };
+
+    /// The (read, write) offset ranges.
+    fn ranges(s: &Segment, protected: bool) -> ((u32, u32), (u32, u32)) {
         let all = (0, s.limit);
         if !protected {
-            return Bounds {
-                read: all,
-                write: all,
-            };
+            return (all, all);
         }
         if s.attr & attr::P == 0 {
-            return Bounds {
-                read: NONE,
-                write: NONE,
-            };
+            return (NONE, NONE);
         }
         let typ = s.attr & 0xF;
         if s.attr & attr::CODE != 0 {
             let read = if typ & 2 != 0 { all } else { NONE };
-            return Bounds { read, write: NONE };
+            return (read, NONE);
         }
         let range = if typ & 4 != 0 {
             // expand-down: offsets above the limit, up to 64 KiB or 4 GiB by the B bit
@@ -56,10 +74,7 @@ impl Bounds {
         } else {
             all
         };
-        Bounds {
-            read: range,
-            write: if typ & 2 != 0 { range } else { NONE },
-        }
+        (range, if typ & 2 != 0 { range } else { NONE })
     }
 }
 
@@ -67,7 +82,6 @@ impl Cpu {
     /// Recomputes everything derived from the mode: CPL and the bounds of every segment.
     /// Call after CR0.PE, EFLAGS.VM or any segment register changes.
     pub(crate) fn refresh_mode(&mut self) {
-        let protected = self.protected_mode() && self.s.eflags & flag::VM == 0;
         self.cpl = if !self.protected_mode() {
             0
         } else if self.s.eflags & flag::VM != 0 {
@@ -75,10 +89,16 @@ impl Cpu {
         } else {
             (self.s.segs[SegReg::Cs as usize].selector & 3) as u8
         };
+        self.refresh_bounds();
+        self.refresh_alignment_check();
+    }
+
+    /// Recomputes the access bounds of every segment register from its cache.
+    pub(crate) fn refresh_bounds(&mut self) {
+        let protected = self.protected_mode() && self.s.eflags & flag::VM == 0;
         for i in 0..6 {
             self.bounds[i] = Bounds::of(&self.s.segs[i], protected);
         }
-        self.refresh_alignment_check();
     }
 
     /// Recomputes whether unaligned accesses raise #AC (SDM vol. 3A, 6.15 interrupt 17).

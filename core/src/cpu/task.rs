@@ -160,6 +160,8 @@ impl Cpu {
             selector: ldt,
             ..Segment::NULL
         };
+        // the access bounds follow the cleared caches until the loads below fill them
+        self.refresh_bounds();
         self.load_task_segments(bus, ldt, &sels)?;
         self.stop_block = true;
         Ok(())
