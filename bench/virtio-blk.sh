@@ -8,6 +8,7 @@
 #   SIZE_MB=256 bench/virtio-blk.sh     # disk size (default 128 MiB)
 #   NO_BUILD=1 bench/virtio-blk.sh      # use ./target/release/vx86 as it is
 #   DIRECT=1 bench/virtio-blk.sh        # dd iflag=direct: the device path without the page cache
+#   RUNS=5 bench/virtio-blk.sh          # boots per emulator, in turns; medians (default 3)
 #
 # The image (.cache/bench/virtio-blk-<SIZE>M.img, git-ignored) is pseudo-random bytes from a
 # fixed seed, made once; vx86 opens it copy-on-write (--disk IMG,cow), QEMU read-only.
@@ -46,5 +47,5 @@ PY
 fi
 
 exec python3 bench/virtio-blk.py --image "$img" --kernel guests/out/bzImage \
-    --initrd guests/out/initrd.cpio.gz ${only:+--only "$only"} \
+    --initrd guests/out/initrd.cpio.gz ${only:+--only "$only"} --runs "${RUNS:-3}" \
     $([ "${DIRECT:-0}" = 1 ] && echo --direct)
