@@ -263,7 +263,8 @@ impl Bus {
     }
 
     /// After hooks ran: a hook that asked to stop ends the running block after this
-    /// instruction (the block loop stops when the timer deadline is reached).
+    /// instruction (`block_end`) and a REP string instruction after this iteration (it stops
+    /// at the timer deadline, which the run loop recomputes before the next block).
     pub(crate) fn after_hook(&mut self) {
         if self.hooks.stop.is_some() {
             self.timer_icount = 0;

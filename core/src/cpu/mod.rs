@@ -245,7 +245,6 @@ impl Cpu {
                 }
                 return BlockExit::Exception(e);
             }
-            // IF set while an interrupt waits: the instructions that can set IF end the block
             if self.stop_block || self.s.eip != expected || self.icount >= bus.block_end {
                 break;
             }
