@@ -8,13 +8,14 @@
 
 use std::process::ExitCode;
 
-use vx86_core::{Machine, MachineConfig, RecordStart, DEFAULT_CHECKPOINT_INTERVAL};
+use vx86_core::{KernelEntry, Machine, MachineConfig, RecordStart, DEFAULT_CHECKPOINT_INTERVAL};
 
 use crate::session::Session;
 use crate::{option, option_str};
 
-/// `vx86 run --kernel K [--initrd I] [--append CMDLINE] [--mem SIZE]` plus the session
-/// options (see `USAGE` in main.rs).
+/// `vx86 run --kernel K [--initrd I] [--append CMDLINE] [--mem SIZE] [--direct-kernel]` plus
+/// the session options (see `USAGE` in main.rs). `--direct-kernel` decompresses the bzImage on
+/// the host and enters the kernel past its decompressor ([`KernelEntry::Direct`]).
 pub fn run(args: &[String]) -> Result<ExitCode, String> {
     let kernel_path = option_str(args, "--kernel")?.ok_or("run needs --kernel BZIMAGE")?;
     let kernel = std::fs::read(kernel_path).map_err(|e| format!("{kernel_path}: {e}"))?;
@@ -33,8 +34,12 @@ pub fn run(args: &[String]) -> Result<ExitCode, String> {
         ..MachineConfig::default()
     };
     let mut m = Machine::with_disks(config, disks).map_err(|e| e.to_string())?;
-    m.load_linux(&kernel, initrd.as_deref(), cmdline)
-        .map_err(|e| e.to_string())?;
+    let entry = match args.iter().any(|a| a == "--direct-kernel") {
+        true => KernelEntry::Direct,
+        false => KernelEntry::Decompressor,
+    };
+    m.load_linux_with(&kernel, initrd.as_deref(), cmdline, entry)
+        .map_err(|e| format!("{kernel_path}: {e}"))?;
     if session.record.is_some() {
         let start = RecordStart::Boot {
             kernel_path: kernel_path.to_string(),

@@ -2,7 +2,7 @@
 //!
 //! Subcommands:
 //! - `vx86 run --kernel BZIMAGE [--initrd FILE] [--append CMDLINE] [--mem SIZE]
-//!   [--max-instructions N] [--until TEXT] [--input-file FILE]`: boots Linux with the serial
+//!   [--direct-kernel] [--max-instructions N] [--until TEXT] [--input-file FILE]`: boots Linux with the serial
 //!   console on the terminal (see `linux.rs`).
 //! - `vx86 resume SNAPSHOT [...]`: continues a machine saved with `--snapshot-at N
 //!   --snapshot-out FILE` (see `session.rs` for the options both share).
@@ -32,7 +32,8 @@ use std::time::Instant;
 use vx86_core::{ExitReason, Machine, MachineConfig, VmError};
 
 const USAGE: &str = "usage:
-  vx86 run --kernel BZIMAGE [--initrd FILE] [--append CMDLINE] [--mem SIZE] [DEVICES] [SESSION]
+  vx86 run --kernel BZIMAGE [--initrd FILE] [--append CMDLINE] [--mem SIZE] [--direct-kernel]
+           [DEVICES] [SESSION]
   vx86 resume SNAPSHOT [--disk FILE ...] [SESSION]
   vx86 replay LOG [--kernel K] [--initrd I] [--disk FILE ...] [--perturb-input K] [--print-hash]
      DEVICES: [--disk FILE[,cow][,ro] ...] [--net[=MAC] [--net-pcap FILE]] [--rng] [--balloon]

@@ -21,6 +21,7 @@ pub mod time;
 
 pub use cpu::{CpuState, Exception, SegReg, Segment};
 pub use error::VmError;
+pub use loader::linux::KernelEntry;
 pub mod hooks;
 pub use machine::{
     first_difference, Checkpoint, Disk, DiskConfig, DiskImage, Divergence, ExitReason, Machine,

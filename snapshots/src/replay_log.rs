@@ -1,4 +1,5 @@
-//! The replay log (format version 2; version 1, without disks, is still read): how a run
+//! The replay log (format version 3; versions 1, without disks, and 2, without the kernel
+//! entry byte, are still read): how a run
 //! started, every input it received stamped with the instruction count at delivery, and
 //! `(instruction count, state hash)` checkpoints to verify a replay against. All integers
 //! little-endian.
@@ -6,7 +7,7 @@
 //! | size | field |
 //! |---|---|
 //! | 8 | magic `VX86RLOG` |
-//! | 4 | format version (1) |
+//! | 4 | format version (3) |
 //! | 1 | start kind: 0 = an embedded snapshot, 1 = a boot description |
 //! | 8 + n | start payload: length, then a vx86 snapshot or the boot description (see [`Boot`]) |
 //! | 4 + … | (version 2) the disk images, by reference: count, then each path (8-byte length, UTF-8) and SHA-256 |
@@ -26,7 +27,7 @@ use crate::{check_trailer, FormatError, Reader};
 /// The first eight bytes of every replay log.
 pub const MAGIC: [u8; 8] = *b"VX86RLOG";
 /// The log format version this crate writes and reads.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 /// The oldest version this crate reads.
 pub const OLDEST_VERSION: u32 = 1;
 /// Most disks a log may reference.
@@ -52,6 +53,9 @@ pub struct Boot {
     pub initrd: Option<ImageRef>,
     /// The kernel command line.
     pub cmdline: String,
+    /// Whether the kernel was entered past its decompressor (decompressed by the host);
+    /// logs before version 3 always went through the decompressor.
+    pub direct_kernel: bool,
 }
 
 /// Where a recorded run starts.
@@ -186,7 +190,7 @@ impl ReplayLog {
         let payload = take_bytes64(&mut r, "start payload")?;
         let start = match kind {
             0 => Start::Snapshot(payload.to_vec()),
-            1 => Start::Boot(decode_boot(payload)?),
+            1 => Start::Boot(decode_boot(payload, version)?),
             k => return Err(malformed(format!("unknown start kind {k}"))),
         };
         let mut disks = Vec::new();
@@ -314,8 +318,9 @@ fn take_image(r: &mut Reader) -> Result<ImageRef, FormatError> {
     })
 }
 
-/// Boot description: config (bytes), kernel ref, initrd flag + ref, cmdline; strings and
-/// byte strings are length-prefixed (8 bytes).
+/// Boot description: config (bytes), kernel ref, initrd flag + ref, cmdline, then (version 3)
+/// the kernel entry (0 = the bzImage's decompressor, 1 = direct); strings and byte strings are
+/// length-prefixed (8 bytes).
 fn encode_boot(b: &Boot) -> Vec<u8> {
     let mut out = Vec::new();
     put_bytes64(&mut out, &b.config);
@@ -328,10 +333,11 @@ fn encode_boot(b: &Boot) -> Vec<u8> {
         None => out.push(0),
     }
     put_bytes64(&mut out, b.cmdline.as_bytes());
+    out.push(b.direct_kernel as u8);
     out
 }
 
-fn decode_boot(bytes: &[u8]) -> Result<Boot, FormatError> {
+fn decode_boot(bytes: &[u8], version: u32) -> Result<Boot, FormatError> {
     let mut r = Reader::new(bytes);
     let config = take_bytes64(&mut r, "boot configuration")?.to_vec();
     let kernel = take_image(&mut r)?;
@@ -341,6 +347,14 @@ fn decode_boot(bytes: &[u8]) -> Result<Boot, FormatError> {
         f => return Err(malformed(format!("initrd flag {f}"))),
     };
     let cmdline = take_string(&mut r, "command line")?;
+    let direct_kernel = match version {
+        ..=2 => false,
+        _ => match r.take(1, "kernel entry")?[0] {
+            0 => false,
+            1 => true,
+            e => return Err(malformed(format!("kernel entry {e}"))),
+        },
+    };
     if r.remaining() != 0 {
         return Err(malformed("bytes after the boot description".into()));
     }
@@ -349,6 +363,7 @@ fn decode_boot(bytes: &[u8]) -> Result<Boot, FormatError> {
         kernel,
         initrd,
         cmdline,
+        direct_kernel,
     })
 }
 
@@ -369,6 +384,7 @@ mod tests {
                     sha256: [6; 32],
                 }),
                 cmdline: "console=ttyS0".into(),
+                direct_kernel: true,
             }),
             disks: vec![ImageRef {
                 path: "disk.img".into(),
@@ -434,19 +450,52 @@ mod tests {
         }
     }
 
+    /// `log` (a boot start) as version 2 wrote it: without the boot description's last byte
+    /// (the kernel entry), which version 3 added.
+    fn as_version_2(log: &ReplayLog) -> Vec<u8> {
+        let v3 = log.to_bytes();
+        let payload_len = u64::from_le_bytes(v3[13..21].try_into().unwrap()) as usize;
+        let entry_at = 21 + payload_len - 1;
+        let mut v2 = [&v3[..entry_at], &v3[entry_at + 1..]].concat();
+        v2[8..12].copy_from_slice(&2u32.to_le_bytes());
+        v2[13..21].copy_from_slice(&(payload_len as u64 - 1).to_le_bytes());
+        reseal(v2)
+    }
+
+    fn through_the_decompressor(log: ReplayLog) -> ReplayLog {
+        let Start::Boot(b) = log.start else {
+            unreachable!("a boot start")
+        };
+        ReplayLog {
+            start: Start::Boot(Boot {
+                direct_kernel: false,
+                ..b
+            }),
+            ..log
+        }
+    }
+
+    #[test]
+    fn version_2_logs_without_the_kernel_entry_still_read() {
+        let log = sample();
+        let v2 = ReplayLog::from_bytes(&as_version_2(&log)).unwrap();
+        assert_eq!(v2, through_the_decompressor(log));
+    }
+
     #[test]
     fn version_1_logs_without_disks_still_read() {
         let log = ReplayLog {
             disks: Vec::new(),
             ..sample()
         };
-        let v2 = log.to_bytes();
+        let v2 = as_version_2(&log);
         // version 1 is version 2 without the disk count (4 bytes after the start payload)
         let payload_len = u64::from_le_bytes(v2[13..21].try_into().unwrap()) as usize;
         let disks_at = 21 + payload_len;
         let mut v1 = [&v2[..disks_at], &v2[disks_at + 4..]].concat();
         v1[8..12].copy_from_slice(&1u32.to_le_bytes());
-        assert_eq!(ReplayLog::from_bytes(&reseal(v1)).unwrap(), log);
+        let v1 = ReplayLog::from_bytes(&reseal(v1)).unwrap();
+        assert_eq!(v1, through_the_decompressor(log));
     }
 
     /// Re-seals edited content with a valid checksum, to reach the checks behind it.
@@ -484,8 +533,8 @@ mod tests {
         let e = ReplayLog::from_bytes(&reseal(b)).unwrap_err().to_string();
         assert!(e.contains("event count declares"), "{e}");
         let mut b = bytes;
-        b[8] = 3;
+        b[8] = 4;
         let e = ReplayLog::from_bytes(&b).unwrap_err().to_string();
-        assert!(e.contains("version 3 is not supported"), "{e}");
+        assert!(e.contains("version 4 is not supported"), "{e}");
     }
 }

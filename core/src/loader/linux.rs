@@ -5,6 +5,11 @@
 //! map. The CPU enters the kernel in flat 32-bit protected mode with paging off,
 //! CS = 0x10, DS = ES = SS = 0x18 and ESI = the zero page.
 //!
+//! Two entries ([`KernelEntry`]): the bzImage's own, at `code32_start`, where its decompressor
+//! runs in the guest as on hardware; or the kernel proper's, which [`super::vmlinux`] extracts
+//! on the host, skipping the decompressor (the same register and segment state; the zero page
+//! is the same too).
+//!
 //! Left out: the 16-bit real-mode entry (the setup code is not run), EFI handover, setup_data
 //! chains, relocation (the kernel is loaded at its preferred 1 MiB address).
 
@@ -32,6 +37,18 @@ fn u32_at(b: &[u8], o: usize) -> u32 {
     u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
 }
 
+/// Where the CPU enters the kernel.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum KernelEntry {
+    /// The bzImage's 32-bit entry: its decompressor runs in the guest, as on a PC.
+    #[default]
+    Decompressor,
+    /// The kernel proper's 32-bit entry (startup_32), after vx86 decompressed the bzImage's xz
+    /// payload on the host and loaded it where the decompressor would without KASLR: the guest
+    /// skips the decompression (≈2.3 G instructions for Debian's i386 kernel).
+    Direct,
+}
+
 /// The boot-time memory image and CPU state of a Linux kernel.
 pub struct Boot {
     /// Memory writes.
@@ -51,12 +68,14 @@ fn e820(ram: u64) -> Vec<(u64, u64, u32)> {
     ]
 }
 
-/// Prepares `kernel` (a bzImage), `initrd` and `cmdline` for a machine with `ram` bytes.
+/// Prepares `kernel` (a bzImage), `initrd` and `cmdline` for a machine with `ram` bytes,
+/// entering at `entry`.
 pub fn load(
     kernel: &[u8],
     initrd: Option<&[u8]>,
     cmdline: &str,
     ram: u64,
+    entry: KernelEntry,
 ) -> Result<Boot, VmError> {
     if kernel.len() < 0x250 {
         return Err(bad(format!(
@@ -95,7 +114,27 @@ pub fn load(
     } else {
         pm.len() as u64
     };
-    let kernel_end = code32 as u64 + init_size.max(pm.len() as u64);
+    let (image, start, kernel_end) = match entry {
+        KernelEntry::Decompressor => (
+            vec![Chunk {
+                addr: code32,
+                data: pm.to_vec(),
+                len: pm.len() as u32,
+            }],
+            code32,
+            code32 as u64 + init_size.max(pm.len() as u64),
+        ),
+        KernelEntry::Direct => {
+            if version < 0x0208 {
+                return Err(bad(
+                    "boot protocol before 2.08 does not locate the compressed payload; \
+                     boot without the direct entry",
+                ));
+            }
+            let v = super::vmlinux::extract(pm, u32_at(kernel, 0x248), u32_at(kernel, 0x24C), ram)?;
+            (v.chunks, v.entry, v.end)
+        }
+    };
     if kernel_end > ram {
         return Err(bad(format!(
             "the kernel needs memory up to {kernel_end:#x}; RAM is {ram:#x} bytes"
@@ -120,11 +159,7 @@ pub fn load(
     zp[0x211] |= 0x80; // loadflags: CAN_USE_HEAP
     zp[0x224..0x226].copy_from_slice(&0xFE00u16.to_le_bytes()); // heap_end_ptr
     zp[0x228..0x22C].copy_from_slice(&CMDLINE_ADDR.to_le_bytes());
-    let mut chunks = vec![Chunk {
-        addr: code32,
-        data: pm.to_vec(),
-        len: pm.len() as u32,
-    }];
+    let mut chunks = image;
     if let Some(rd) = initrd {
         let max = u32_at(kernel, 0x22C) as u64; // initrd_addr_max: last byte allowed
         let top = (max + 1).min(ram);
@@ -186,7 +221,7 @@ pub fn load(
     };
     s.idtr = TableReg { base: 0, limit: 0 };
     s.eflags = flag::FIXED1;
-    s.eip = code32;
+    s.eip = start;
     s.regs = [0; 8];
     s.regs[6] = ZERO_PAGE; // ESI
     Ok(Boot { chunks, state: s })
@@ -219,6 +254,7 @@ mod tests {
             Some(&[7u8; 5000]),
             "console=ttyS0",
             64 << 20,
+            KernelEntry::Decompressor,
         )
         .unwrap();
         let kernel = &b.chunks[0];
@@ -238,9 +274,36 @@ mod tests {
     }
 
     #[test]
+    fn direct_entry_loads_the_extracted_kernel_and_enters_it() {
+        let payload = include_bytes!("testdata/tiny-vmlinux.xz");
+        let mut k = bzimage(0x020F, payload);
+        k[0x248..0x24C].copy_from_slice(&0u32.to_le_bytes()); // payload_offset
+        k[0x24C..0x250].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+        let b = load(&k, Some(&[7u8; 5000]), "", 64 << 20, KernelEntry::Direct).unwrap();
+        let elf = include_bytes!("testdata/tiny-vmlinux.elf");
+        let kernel = &b.chunks[0];
+        assert_eq!((kernel.addr, kernel.len), (0x100_0000, 0x1100));
+        assert_eq!(kernel.data, elf[0x54..]);
+        assert_eq!(b.state.eip, 0x100_0000);
+        assert_eq!(b.state.regs[6], ZERO_PAGE);
+        // the same zero page as through the decompressor
+        let zp = |b: &Boot| b.chunks.iter().find(|c| c.addr == ZERO_PAGE).unwrap().data.clone();
+        let through = load(&k, Some(&[7u8; 5000]), "", 64 << 20, KernelEntry::Decompressor);
+        assert_eq!(zp(&b), zp(&through.unwrap()));
+        // protocol 2.07 has no payload fields
+        k[0x206..0x208].copy_from_slice(&0x0207u16.to_le_bytes());
+        let e = load(&k, None, "", 64 << 20, KernelEntry::Direct).err().unwrap();
+        assert!(e.to_string().contains("2.08"), "{e}");
+        // the kernel must fit in RAM
+        k[0x206..0x208].copy_from_slice(&0x020Fu16.to_le_bytes());
+        let e = load(&k, None, "", 0x100_0800, KernelEntry::Direct).err().unwrap();
+        assert!(e.to_string().contains("RAM"), "{e}");
+    }
+
+    #[test]
     fn rejects_bad_kernels_with_reasons() {
         let err = |k: &[u8], ram| {
-            load(k, None, "", ram)
+            load(k, None, "", ram, KernelEntry::Decompressor)
                 .err()
                 .map(|e| e.to_string())
                 .unwrap_or_default()
@@ -250,13 +313,13 @@ mod tests {
         assert!(err(&bzimage(0x0204, &[0xF4]), 1 << 26).contains("older than 2.06"));
         assert!(err(&bzimage(0x020F, &[0xF4; 100]), 0x10_0010).contains("needs memory"));
         let long = "x".repeat(3000);
-        assert!(load(&bzimage(0x020F, &[0xF4]), None, &long, 1 << 26)
+        assert!(load(&bzimage(0x020F, &[0xF4]), None, &long, 1 << 26, KernelEntry::Decompressor)
             .err()
             .unwrap()
             .to_string()
             .contains("exceeds"));
         let huge = vec![0u8; 70 << 20];
-        assert!(load(&bzimage(0x020F, &[0xF4]), Some(&huge), "", 64 << 20)
+        assert!(load(&bzimage(0x020F, &[0xF4]), Some(&huge), "", 64 << 20, KernelEntry::Decompressor)
             .err()
             .unwrap()
             .to_string()

@@ -24,6 +24,7 @@ use crate::cpu::flag;
 use crate::cpu::{BlockCache, BlockStats, Cpu, CpuState, Exception, SegReg};
 pub use crate::devices::virtio::disk::{Disk, DiskImage};
 use crate::devices::{DebugConsole, Device, DeviceId};
+use crate::loader::linux::KernelEntry;
 use crate::memory::GuestMemory;
 use crate::VmError;
 pub use checkpoint::Checkpoint;
@@ -286,20 +287,34 @@ impl Machine {
     }
 
     /// Loads a Linux bzImage (boot protocol 2.06+), an optional initrd and the command line,
-    /// and sets the CPU up for the kernel's 32-bit entry (see `loader::linux`). A malformed
-    /// or oversized image is refused with a reason before anything is written.
+    /// and sets the CPU up for the bzImage's 32-bit entry, where its decompressor runs in the
+    /// guest (see `loader::linux`). A malformed or oversized image is refused with a reason
+    /// before anything is written.
     pub fn load_linux(
         &mut self,
         kernel: &[u8],
         initrd: Option<&[u8]>,
         cmdline: &str,
     ) -> Result<(), VmError> {
+        self.load_linux_with(kernel, initrd, cmdline, KernelEntry::Decompressor)
+    }
+
+    /// [`Machine::load_linux`] with a choice of entry: [`KernelEntry::Direct`] decompresses the
+    /// kernel on the host and enters it past the decompressor (needs an xz payload, boot
+    /// protocol 2.08+).
+    pub fn load_linux_with(
+        &mut self,
+        kernel: &[u8],
+        initrd: Option<&[u8]>,
+        cmdline: &str,
+        entry: KernelEntry,
+    ) -> Result<(), VmError> {
         let ram = self.bus.mem.size() as u64;
-        let boot = crate::loader::linux::load(kernel, initrd, cmdline, ram)?;
+        let boot = crate::loader::linux::load(kernel, initrd, cmdline, ram, entry)?;
         self.write_chunks(&boot.chunks)?;
         self.write_firmware_tables()?;
         self.cpu.set_state(boot.state);
-        self.linux_images = Some(replay::LinuxImages::new(kernel, initrd, cmdline));
+        self.linux_images = Some(replay::LinuxImages::new(kernel, initrd, cmdline, entry));
         Ok(())
     }
 

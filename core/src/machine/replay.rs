@@ -17,6 +17,7 @@
 //! The state at count `n` means: `n` instructions retired and every input stamped `n` applied.
 
 use super::{ExitReason, Machine, MachineConfig};
+use crate::loader::linux::KernelEntry;
 use crate::VmError;
 use vx86_snapshots::replay_log::{Boot, Event, EventKind, ImageRef, ReplayLog, Start};
 
@@ -45,14 +46,21 @@ pub(super) struct LinuxImages {
     kernel: [u8; 32],
     initrd: Option<[u8; 32]>,
     cmdline: String,
+    entry: KernelEntry,
 }
 
 impl LinuxImages {
-    pub(super) fn new(kernel: &[u8], initrd: Option<&[u8]>, cmdline: &str) -> Self {
+    pub(super) fn new(
+        kernel: &[u8],
+        initrd: Option<&[u8]>,
+        cmdline: &str,
+        entry: KernelEntry,
+    ) -> Self {
         Self {
             kernel: sha256(kernel),
             initrd: initrd.map(sha256),
             cmdline: cmdline.into(),
+            entry,
         }
     }
 }
@@ -118,6 +126,7 @@ impl Machine {
                         .zip(images.initrd)
                         .map(|(path, sha256)| ImageRef { path, sha256 }),
                     cmdline: images.cmdline,
+                    direct_kernel: images.entry == KernelEntry::Direct,
                 })
             }
         };
@@ -304,7 +313,11 @@ impl Replay {
                 let kernel = image(&b.kernel)?;
                 let initrd = b.initrd.as_ref().map(&mut image).transpose()?;
                 let mut m = Machine::with_disks(config, disks)?;
-                m.load_linux(&kernel, initrd.as_deref(), &b.cmdline)?;
+                let entry = match b.direct_kernel {
+                    true => KernelEntry::Direct,
+                    false => KernelEntry::Decompressor,
+                };
+                m.load_linux_with(&kernel, initrd.as_deref(), &b.cmdline, entry)?;
                 m
             }
         };
