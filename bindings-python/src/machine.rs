@@ -430,14 +430,16 @@ impl Machine {
 
     /// Loads a Linux kernel (bzImage) and optional initrd (each a path or bytes) with the
     /// kernel command line, as a boot loader would (boot protocol 2.x, e820 map); the CPU
-    /// starts at the kernel's 32-bit entry.
-    #[pyo3(signature = (kernel, initrd = None, cmdline = ""))]
+    /// starts at the bzImage's 32-bit entry, or with `direct_kernel=True` at the kernel
+    /// proper's, decompressed on the host (xz payloads; skips the in-guest decompressor).
+    #[pyo3(signature = (kernel, initrd = None, cmdline = "", direct_kernel = false))]
     fn load_linux(
         &self,
         py: Python<'_>,
         kernel: &Bound<'_, PyAny>,
         initrd: Option<&Bound<'_, PyAny>>,
         cmdline: &str,
+        direct_kernel: bool,
     ) -> PyResult<()> {
         let (k, kpath) = args::image_of(kernel, "kernel")?;
         let (i, ipath) = match initrd {
@@ -448,7 +450,12 @@ impl Machine {
             None => (None, Some(None)),
         };
         let mut g = self.lock(py)?;
-        g.m.load_linux(&k, i.as_deref(), cmdline).py_err(py)?;
+        let entry = match direct_kernel {
+            true => vx86_core::KernelEntry::Direct,
+            false => vx86_core::KernelEntry::Decompressor,
+        };
+        g.m.load_linux_with(&k, i.as_deref(), cmdline, entry)
+            .py_err(py)?;
         g.linux_paths = kpath.zip(ipath);
         Ok(())
     }

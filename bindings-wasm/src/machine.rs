@@ -290,16 +290,24 @@ impl Machine {
         ))
     }
 
-    /// Loads a Linux bzImage and optional initrd with the kernel command line.
+    /// Loads a Linux bzImage and optional initrd with the kernel command line. With
+    /// `directKernel` true the kernel is decompressed here (xz payloads) and entered past the
+    /// bzImage's decompressor, which then does not run in the guest.
     #[wasm_bindgen(js_name = loadLinux)]
     pub fn load_linux(
         &self,
         kernel: &[u8],
         initrd: Option<Vec<u8>>,
         cmdline: Option<String>,
+        direct_kernel: Option<bool>,
     ) -> Result<(), JsValue> {
         let mut g = self.lock()?;
-        g.m.load_linux(kernel, initrd.as_deref(), cmdline.as_deref().unwrap_or(""))
+        let entry = match direct_kernel.unwrap_or(false) {
+            true => vx86_core::KernelEntry::Direct,
+            false => vx86_core::KernelEntry::Decompressor,
+        };
+        let cmdline = cmdline.as_deref().unwrap_or("");
+        g.m.load_linux_with(kernel, initrd.as_deref(), cmdline, entry)
             .js()?;
         g.linux_at_start = g.m.instruction_count() == 0;
         Ok(())

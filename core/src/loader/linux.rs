@@ -287,16 +287,33 @@ mod tests {
         assert_eq!(b.state.eip, 0x100_0000);
         assert_eq!(b.state.regs[6], ZERO_PAGE);
         // the same zero page as through the decompressor
-        let zp = |b: &Boot| b.chunks.iter().find(|c| c.addr == ZERO_PAGE).unwrap().data.clone();
-        let through = load(&k, Some(&[7u8; 5000]), "", 64 << 20, KernelEntry::Decompressor);
+        let zp = |b: &Boot| {
+            b.chunks
+                .iter()
+                .find(|c| c.addr == ZERO_PAGE)
+                .unwrap()
+                .data
+                .clone()
+        };
+        let through = load(
+            &k,
+            Some(&[7u8; 5000]),
+            "",
+            64 << 20,
+            KernelEntry::Decompressor,
+        );
         assert_eq!(zp(&b), zp(&through.unwrap()));
         // protocol 2.07 has no payload fields
         k[0x206..0x208].copy_from_slice(&0x0207u16.to_le_bytes());
-        let e = load(&k, None, "", 64 << 20, KernelEntry::Direct).err().unwrap();
+        let e = load(&k, None, "", 64 << 20, KernelEntry::Direct)
+            .err()
+            .unwrap();
         assert!(e.to_string().contains("2.08"), "{e}");
         // the kernel must fit in RAM
         k[0x206..0x208].copy_from_slice(&0x020Fu16.to_le_bytes());
-        let e = load(&k, None, "", 0x100_0800, KernelEntry::Direct).err().unwrap();
+        let e = load(&k, None, "", 0x100_0800, KernelEntry::Direct)
+            .err()
+            .unwrap();
         assert!(e.to_string().contains("RAM"), "{e}");
     }
 
@@ -313,16 +330,28 @@ mod tests {
         assert!(err(&bzimage(0x0204, &[0xF4]), 1 << 26).contains("older than 2.06"));
         assert!(err(&bzimage(0x020F, &[0xF4; 100]), 0x10_0010).contains("needs memory"));
         let long = "x".repeat(3000);
-        assert!(load(&bzimage(0x020F, &[0xF4]), None, &long, 1 << 26, KernelEntry::Decompressor)
-            .err()
-            .unwrap()
-            .to_string()
-            .contains("exceeds"));
+        assert!(load(
+            &bzimage(0x020F, &[0xF4]),
+            None,
+            &long,
+            1 << 26,
+            KernelEntry::Decompressor
+        )
+        .err()
+        .unwrap()
+        .to_string()
+        .contains("exceeds"));
         let huge = vec![0u8; 70 << 20];
-        assert!(load(&bzimage(0x020F, &[0xF4]), Some(&huge), "", 64 << 20, KernelEntry::Decompressor)
-            .err()
-            .unwrap()
-            .to_string()
-            .contains("does not fit"));
+        assert!(load(
+            &bzimage(0x020F, &[0xF4]),
+            Some(&huge),
+            "",
+            64 << 20,
+            KernelEntry::Decompressor
+        )
+        .err()
+        .unwrap()
+        .to_string()
+        .contains("does not fit"));
     }
 }

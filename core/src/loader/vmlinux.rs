@@ -117,7 +117,10 @@ fn parse_elf(elf: &[u8], ram: u64) -> Result<Vmlinux, VmError> {
             "the decompressed kernel is not a little-endian ELF32 file",
         ));
     }
-    let (kind, machine) = (u16_at(elf, 16).ok_or_else(short)?, u16_at(elf, 18).ok_or_else(short)?);
+    let (kind, machine) = (
+        u16_at(elf, 16).ok_or_else(short)?,
+        u16_at(elf, 18).ok_or_else(short)?,
+    );
     if kind != ET_EXEC || machine != EM_386 {
         return Err(bad(format!(
             "the decompressed kernel is ELF type {kind} for machine {machine}, not an i386 executable"
@@ -200,7 +203,14 @@ mod tests {
         e[28..32].copy_from_slice(&0x34u32.to_le_bytes()); // phoff
         e[42..44].copy_from_slice(&32u16.to_le_bytes());
         e[44..46].copy_from_slice(&1u16.to_le_bytes());
-        let ph = [PT_LOAD, 0x54, paddr | 0xC000_0000, paddr, code.len() as u32, code.len() as u32 + bss];
+        let ph = [
+            PT_LOAD,
+            0x54,
+            paddr | 0xC000_0000,
+            paddr,
+            code.len() as u32,
+            code.len() as u32 + bss,
+        ];
         for (i, v) in ph.iter().enumerate() {
             e[0x34 + 4 * i..0x38 + 4 * i].copy_from_slice(&v.to_le_bytes());
         }
@@ -240,7 +250,10 @@ mod tests {
         let pm = [0u8, 0x1F, 0x8B, 8, 0, 0, 0, 0];
         let e = extract(&pm, 1, 7, 1 << 26).unwrap_err().to_string();
         assert!(e.contains("gzip-compressed"), "{e}");
-        assert!(extract(&pm, 4, 7, 1 << 26).unwrap_err().to_string().contains("outside"));
+        assert!(extract(&pm, 4, 7, 1 << 26)
+            .unwrap_err()
+            .to_string()
+            .contains("outside"));
     }
 
     #[test]
@@ -260,11 +273,18 @@ mod tests {
         let mut p = XZ_MAGIC.to_vec();
         p.extend_from_slice(&[0x55; 20]);
         p.extend_from_slice(&16u32.to_le_bytes());
-        let e = extract(&p, 0, p.len() as u32, 1 << 26).unwrap_err().to_string();
-        assert!(e.contains("does not decode") || e.contains("ends early"), "{e}");
+        let e = extract(&p, 0, p.len() as u32, 1 << 26)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("does not decode") || e.contains("ends early"),
+            "{e}"
+        );
         let mut huge = XZ_MAGIC.to_vec();
         huge.extend_from_slice(&u32::MAX.to_le_bytes());
-        let e = extract(&huge, 0, huge.len() as u32, 1 << 26).unwrap_err().to_string();
+        let e = extract(&huge, 0, huge.len() as u32, 1 << 26)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("decompressed size"), "{e}");
     }
 }
