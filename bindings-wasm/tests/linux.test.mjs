@@ -63,6 +63,21 @@ test("Linux boots in Node to BOOT-OK with the native build's instruction count a
   assert.notEqual(m.stateHash(), again.stateHash(), "the typed command changed the state");
 });
 
+test("the direct kernel entry boots in Node to BOOT-OK with the native build's count and hash", () => {
+  const m = new Machine({ memory: "256M" });
+  m.loadLinux(readFileSync(KERNEL), readFileSync(INITRD), CMDLINE, true);
+  const out = Buffer.from(m.waitSerial("BOOT-OK", 5e9)).toString("latin1");
+  assert.ok(out.includes("BOOT-OK"));
+  const count = m.instructionCount;
+  // the in-guest decompressor alone is ≈2.3 G instructions
+  assert.ok(count < 1e9, `${count} instructions to BOOT-OK`);
+  const straight = native([
+    "run", "--direct-kernel", "--kernel", KERNEL, "--initrd", INITRD, "--append", CMDLINE,
+    "--max-instructions", String(count), "--input-file", "/dev/null", "--print-hash",
+  ]);
+  assert.deepEqual(straight, { hash: m.stateHash(), count }, "native run to the same count");
+});
+
 test("a recording started right after loadLinux references the images and replays with them", () => {
   if (!existsSync(KERNEL)) execFileSync("bash", [join(ROOT, "guests/build.sh")], { stdio: "inherit" });
   const [kernel, initrd] = [readFileSync(KERNEL), readFileSync(INITRD)];

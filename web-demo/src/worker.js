@@ -127,7 +127,9 @@ async function boot() {
     images = { kernel: await get("guest/bzImage"), initrd: await get("guest/initrd.cpio.gz") };
   }
   m = new Machine({ memory: "256M" });
-  m.loadLinux(images.kernel, images.initrd, CMDLINE);
+  // the direct kernel entry: the kernel is decompressed here (≈1 s) instead of by its own
+  // decompressor in the guest (≈2.3 G interpreted instructions, ≈30 s)
+  m.loadLinux(images.kernel, images.initrd, CMDLINE, true);
   bootStart = performance.now();
   bootDone = null;
   tail = "";
