@@ -21,6 +21,17 @@ def test_bad_images():
         m.load_flat("a string")
 
 
+def test_a_corrupt_kernel_payload_is_refused_by_the_direct_entry(guest_images):
+    kernel = bytearray(guest_images[0].read_bytes())
+    setup = (kernel[0x1F1] + 1) * 512
+    offset = int.from_bytes(kernel[0x248:0x24C], "little")
+    at = setup + offset + 4096  # inside the xz stream, past its headers
+    kernel[at : at + 64] = bytes(64)
+    m = vx86.Machine(memory="256M")
+    with pytest.raises(vx86.ImageError, match="xz payload"):
+        m.load_linux(bytes(kernel), direct_kernel=True)
+
+
 def test_bad_configuration():
     with pytest.raises(vx86.ConfigError, match="lots"):
         vx86.Machine(memory="lots")
