@@ -6,6 +6,8 @@
 # Prints the wall time of each to power-off and the ratio. Timing lives here, never in tests.
 #
 # Usage: bench/boot.sh [RUNS]   (needs qemu-system-i386: apt-get install qemu-system-x86)
+#        VX86_OPTS=--direct-kernel bench/boot.sh   # vx86 skips the bzImage's decompressor
+#                                                   # (QEMU still runs it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-1}
@@ -26,7 +28,8 @@ seconds() { # command...: wall seconds, output checked for the marker
 }
 
 for i in $(seq "$runs"); do
-    v=$(seconds ./target/release/vx86 run --kernel "$kernel" --initrd "$initrd" --append "$append")
+    # shellcheck disable=SC2086 # VX86_OPTS: extra `vx86 run` options, split on spaces
+    v=$(seconds ./target/release/vx86 run ${VX86_OPTS:-} --kernel "$kernel" --initrd "$initrd" --append "$append")
     q=$(seconds timeout 300 qemu-system-i386 -M pc -accel tcg -m 256 -nographic -no-reboot \
         -kernel "$kernel" -initrd "$initrd" -append "$append")
     awk -v i="$i" -v v="$v" -v q="$q" \
