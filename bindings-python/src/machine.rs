@@ -450,10 +450,7 @@ impl Machine {
             None => (None, Some(None)),
         };
         let mut g = self.lock(py)?;
-        let entry = match direct_kernel {
-            true => vx86_core::KernelEntry::Direct,
-            false => vx86_core::KernelEntry::Decompressor,
-        };
+        let entry = vx86_core::KernelEntry::from_direct_flag(direct_kernel);
         g.m.load_linux_with(&k, i.as_deref(), cmdline, entry)
             .py_err(py)?;
         g.linux_paths = kpath.zip(ipath);

@@ -302,10 +302,7 @@ impl Machine {
         direct_kernel: Option<bool>,
     ) -> Result<(), JsValue> {
         let mut g = self.lock()?;
-        let entry = match direct_kernel.unwrap_or(false) {
-            true => vx86_core::KernelEntry::Direct,
-            false => vx86_core::KernelEntry::Decompressor,
-        };
+        let entry = vx86_core::KernelEntry::from_direct_flag(direct_kernel.unwrap_or(false));
         let cmdline = cmdline.as_deref().unwrap_or("");
         g.m.load_linux_with(kernel, initrd.as_deref(), cmdline, entry)
             .js()?;

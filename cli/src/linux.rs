@@ -34,10 +34,7 @@ pub fn run(args: &[String]) -> Result<ExitCode, String> {
         ..MachineConfig::default()
     };
     let mut m = Machine::with_disks(config, disks).map_err(|e| e.to_string())?;
-    let entry = match args.iter().any(|a| a == "--direct-kernel") {
-        true => KernelEntry::Direct,
-        false => KernelEntry::Decompressor,
-    };
+    let entry = KernelEntry::from_direct_flag(args.iter().any(|a| a == "--direct-kernel"));
     m.load_linux_with(&kernel, initrd.as_deref(), cmdline, entry)
         .map_err(|e| format!("{kernel_path}: {e}"))?;
     if session.record.is_some() {

@@ -49,6 +49,16 @@ pub enum KernelEntry {
     Direct,
 }
 
+impl KernelEntry {
+    /// `Direct` when `direct` is true (the bindings' and the CLI's flag), else `Decompressor`.
+    pub fn from_direct_flag(direct: bool) -> Self {
+        match direct {
+            true => Self::Direct,
+            false => Self::Decompressor,
+        }
+    }
+}
+
 /// The boot-time memory image and CPU state of a Linux kernel.
 pub struct Boot {
     /// Memory writes.

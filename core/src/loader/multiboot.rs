@@ -7,6 +7,7 @@
 //! Left out: modules, video mode requests (header flag 2 is refused), boot device, symbols.
 //! Everything in the image is checked against RAM before anything is written.
 
+use super::u32_at;
 use crate::cpu::{cr0, flag, CpuState, Segment, TableReg};
 use crate::VmError;
 
@@ -43,15 +44,6 @@ pub struct Image {
 
 fn bad(msg: impl Into<String>) -> VmError {
     VmError::Image(format!("multiboot: {}", msg.into()))
-}
-
-fn u32_at(b: &[u8], o: usize) -> Option<u32> {
-    b.get(o..o + 4)
-        .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-}
-
-fn u16_at(b: &[u8], o: usize) -> Option<u16> {
-    b.get(o..o + 2).map(|s| u16::from_le_bytes([s[0], s[1]]))
 }
 
 /// Parses a multiboot kernel for a machine with `ram` bytes of RAM.
@@ -145,47 +137,11 @@ fn parse_elf(file: &[u8]) -> Result<Image, VmError> {
             "not an ELF file and header flag 16 (load addresses) is not set",
         ));
     }
-    if file.get(4) != Some(&1) || file.get(5) != Some(&1) {
-        return Err(bad("only 32-bit little-endian ELF is supported"));
-    }
-    if u16_at(file, 18) != Some(3) {
-        return Err(bad("ELF machine is not i386"));
-    }
-    let entry = u32_at(file, 24).ok_or_else(|| bad("truncated ELF header"))?;
-    let phoff = u32_at(file, 28).ok_or_else(|| bad("truncated ELF header"))? as usize;
-    let phentsize = u16_at(file, 42).ok_or_else(|| bad("truncated ELF header"))? as usize;
-    let phnum = u16_at(file, 44).ok_or_else(|| bad("truncated ELF header"))? as usize;
-    if phentsize < 32 || phnum > 64 {
-        return Err(bad("bad program header table"));
-    }
-    let mut chunks = Vec::new();
-    for i in 0..phnum {
-        let ph = phoff + i * phentsize;
-        let field = |k: usize| {
-            u32_at(file, ph + 4 * k).ok_or_else(|| bad("program header beyond the file"))
-        };
-        if field(0)? != 1 {
-            continue; // not PT_LOAD
-        }
-        let (offset, paddr, filesz, memsz) =
-            (field(1)? as usize, field(3)?, field(4)? as usize, field(5)?);
-        if (memsz as usize) < filesz {
-            return Err(bad("a segment's file size exceeds its memory size"));
-        }
-        let data = file
-            .get(offset..offset + filesz)
-            .ok_or_else(|| bad("segment data beyond the file"))?
-            .to_vec();
-        chunks.push(Chunk {
-            addr: paddr,
-            data,
-            len: memsz,
-        });
-    }
-    if chunks.is_empty() {
-        return Err(bad("no loadable segments"));
-    }
-    Ok(Image { chunks, entry })
+    let elf = super::elf::load_segments(file).map_err(bad)?;
+    Ok(Image {
+        chunks: elf.chunks,
+        entry: elf.entry,
+    })
 }
 
 /// The boot-time memory writes (GDT, information structure, command line, memory map) and

@@ -5,7 +5,7 @@
 //! `payload_offset`/`payload_length` (relative to the protected-mode code); for an xz payload
 //! (the .xz format with the x86 BCJ filter, as the kernel's `xz_wrap.sh` makes it) the last four
 //! bytes are the decompressed size. The result is the uncompressed `vmlinux`, an ELF32 i386
-//! executable (System V gABI, "Program Header"): each `PT_LOAD` segment goes to its physical
+//! executable (loaded by [`super::elf`]): each `PT_LOAD` segment goes to its physical
 //! address `p_paddr` (file bytes, then zeros up to `p_memsz`) and the kernel starts at
 //! `e_entry` (startup_32, a physical address), exactly where the decompressor puts it when it
 //! does not move the kernel.
@@ -15,29 +15,18 @@
 //! address, as with `nokaslr`), 64-bit kernels.
 
 use super::multiboot::Chunk;
+use super::u32_at;
 use crate::VmError;
 
 /// The magic bytes of an .xz stream (the .xz file format, 2.1.1.1).
 const XZ_MAGIC: [u8; 6] = [0xFD, b'7', b'z', b'X', b'Z', 0x00];
 /// Largest dictionary the decoder allocates (the kernel's xz_wrap.sh uses up to 32 MiB).
 const MAX_XZ_DICT: usize = 64 << 20;
-/// ELF program header type of a loadable segment.
-const PT_LOAD: u32 = 1;
-/// ELF machine number of the Intel 80386.
-const EM_386: u16 = 3;
 /// ELF type of an executable file.
 const ET_EXEC: u16 = 2;
 
 fn bad(msg: impl Into<String>) -> VmError {
     VmError::Image(format!("linux (direct kernel entry): {}", msg.into()))
-}
-
-fn u16_at(b: &[u8], o: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(b.get(o..o + 2)?.try_into().ok()?))
-}
-
-fn u32_at(b: &[u8], o: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(o..o + 4)?.try_into().ok()?))
 }
 
 /// The kernel proper, ready to be written to guest memory.
@@ -54,19 +43,16 @@ pub struct Vmlinux {
 /// What compression a payload uses, named after its magic bytes (the kernel's
 /// lib/decompress.c table); for error messages.
 fn payload_format(p: &[u8]) -> &'static str {
-    const FORMATS: [(&[u8], &str); 7] = [
+    const FORMATS: [(&[u8], &str); 8] = [
         (&XZ_MAGIC, "xz"),
         (&[0x1F, 0x8B], "gzip"),
         (&[0x1F, 0x9E], "gzip"),
         (b"BZh", "bzip2"),
         (&[0x5D, 0x00], "lzma"),
         (&[0x89, b'L', b'Z', b'O'], "lzo"),
+        (&[0x02, 0x21, 0x4C, 0x18], "lz4"),
         (&[0x28, 0xB5, 0x2F, 0xFD], "zstd"),
     ];
-    let lz4 = [0x02, 0x21, 0x4C, 0x18];
-    if p.starts_with(&lz4) {
-        return "lz4";
-    }
     FORMATS
         .iter()
         .find(|(magic, _)| p.starts_with(magic))
@@ -111,66 +97,38 @@ fn decompress_xz(p: &[u8], limit: u64) -> Result<Vec<u8>, VmError> {
 /// The loadable segments and entry of an ELF32 i386 executable whose segments must lie
 /// between 1 MiB and `ram`.
 fn parse_elf(elf: &[u8], ram: u64) -> Result<Vmlinux, VmError> {
-    let short = || bad("the decompressed kernel is cut short inside its ELF headers");
-    if elf.get(..4) != Some(b"\x7FELF") || elf.get(4..6) != Some(&[1, 1]) {
-        return Err(bad(
-            "the decompressed kernel is not a little-endian ELF32 file",
-        ));
-    }
-    let (kind, machine) = (
-        u16_at(elf, 16).ok_or_else(short)?,
-        u16_at(elf, 18).ok_or_else(short)?,
-    );
-    if kind != ET_EXEC || machine != EM_386 {
+    let elf = super::elf::load_segments(elf)
+        .map_err(|why| bad(format!("the decompressed kernel: {why}")))?;
+    if elf.kind != ET_EXEC {
         return Err(bad(format!(
-            "the decompressed kernel is ELF type {kind} for machine {machine}, not an i386 executable"
+            "the decompressed kernel is ELF type {}, not an i386 executable",
+            elf.kind
         )));
     }
-    let entry = u32_at(elf, 24).ok_or_else(short)?;
-    let phoff = u32_at(elf, 28).ok_or_else(short)? as usize;
-    let phentsize = u16_at(elf, 42).ok_or_else(short)? as usize;
-    let phnum = u16_at(elf, 44).ok_or_else(short)? as usize;
-    if phentsize < 32 {
-        return Err(bad(format!("program header size {phentsize} < 32")));
-    }
-    let mut chunks = Vec::new();
     let mut end = 0u64;
-    for i in 0..phnum {
-        let h = phoff
-            .checked_add(i * phentsize)
-            .and_then(|at| elf.get(at..at + 32))
-            .ok_or_else(short)?;
-        let field = |o: usize| u32_at(h, o).expect("32-byte header");
-        if field(0) != PT_LOAD {
-            continue;
-        }
-        let (offset, paddr, filesz, memsz) = (field(4), field(12), field(16), field(20));
-        let data = (offset as usize)
-            .checked_add(filesz as usize)
-            .and_then(|stop| elf.get(offset as usize..stop))
-            .ok_or_else(|| bad(format!("segment {i}'s bytes lie outside the file")))?;
-        let top = paddr as u64 + memsz.max(filesz) as u64;
-        if paddr < 0x10_0000 || top > ram {
+    for (i, c) in elf.chunks.iter().enumerate() {
+        let top = c.addr as u64 + c.len as u64;
+        if c.addr < 0x10_0000 || top > ram {
             return Err(bad(format!(
-                "segment {i} at {paddr:#x}..{top:#x} is not between 1 MiB and the end of RAM ({ram:#x})"
+                "segment {i} at {:#x}..{top:#x} is not between 1 MiB and the end of RAM ({ram:#x})",
+                c.addr
             )));
         }
         end = end.max(top);
-        chunks.push(Chunk {
-            addr: paddr,
-            data: data.to_vec(),
-            len: memsz.max(filesz),
-        });
     }
-    let inside = chunks
-        .iter()
+    let entry = elf.entry;
+    let inside = (elf.chunks.iter())
         .any(|c| (c.addr as u64..c.addr as u64 + c.len as u64).contains(&(entry as u64)));
     if !inside {
         return Err(bad(format!(
             "the entry point {entry:#x} is not inside a loadable segment"
         )));
     }
-    Ok(Vmlinux { chunks, entry, end })
+    Ok(Vmlinux {
+        chunks: elf.chunks,
+        entry,
+        end,
+    })
 }
 
 /// Extracts the kernel proper from `pm`, the bzImage's protected-mode part, given the setup
@@ -191,10 +149,11 @@ pub fn extract(pm: &[u8], offset: u32, length: u32, ram: u64) -> Result<Vmlinux,
 
 #[cfg(test)]
 mod tests {
+    use super::super::elf::EM_386;
     use super::*;
 
     /// An ELF32 i386 executable with one PT_LOAD segment of `code` at `paddr` (+ `bss` zeros).
-    pub(crate) fn elf(paddr: u32, code: &[u8], bss: u32) -> Vec<u8> {
+    fn elf(paddr: u32, code: &[u8], bss: u32) -> Vec<u8> {
         let mut e = vec![0u8; 0x54];
         e[..6].copy_from_slice(&[0x7F, b'E', b'L', b'F', 1, 1]);
         e[16..18].copy_from_slice(&ET_EXEC.to_le_bytes());
@@ -204,7 +163,7 @@ mod tests {
         e[42..44].copy_from_slice(&32u16.to_le_bytes());
         e[44..46].copy_from_slice(&1u16.to_le_bytes());
         let ph = [
-            PT_LOAD,
+            1, // PT_LOAD
             0x54,
             paddr | 0xC000_0000,
             paddr,

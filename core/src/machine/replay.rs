@@ -313,10 +313,7 @@ impl Replay {
                 let kernel = image(&b.kernel)?;
                 let initrd = b.initrd.as_ref().map(&mut image).transpose()?;
                 let mut m = Machine::with_disks(config, disks)?;
-                let entry = match b.direct_kernel {
-                    true => KernelEntry::Direct,
-                    false => KernelEntry::Decompressor,
-                };
+                let entry = KernelEntry::from_direct_flag(b.direct_kernel);
                 m.load_linux_with(&kernel, initrd.as_deref(), &b.cmdline, entry)?;
                 m
             }
